@@ -1,0 +1,24 @@
+#!/bin/sh
+# Cargo runner (see .cargo/config.toml): `cargo run -p step03-pid -- run /bin/bash`
+# as a normal user becomes `sudo target/debug/step03-pid run /bin/bash`.
+# Only the stage binaries are elevated, and only when we are not root already;
+# test binaries (target/*/deps/…) and anything else run unchanged.
+set -eu
+bin=$1
+case $bin in
+*/deps/*) exec "$@" ;;
+esac
+case ${bin##*/} in
+step0[1-7]-*)
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            echo "cargo-runner: ${bin##*/} creates namespaces, which needs root: running it with sudo" >&2
+            exec sudo -- "$@"
+        fi
+        echo "error: ${bin##*/} needs root, and sudo is not installed" >&2
+        echo "hint: as root, run: $*" >&2
+        exit 125
+    fi
+    ;;
+esac
+exec "$@"

@@ -1,0 +1,232 @@
+//! step01-uts: run a command in its own UTS namespace.
+//!
+//! The first idea of a container: the kernel can give a process its own copy of
+//! a global resource. The UTS namespace holds the hostname (and NIS domain
+//! name), so `hostname box` inside changes the container's name and leaves the
+//! host's alone. See uts_namespaces(7) and unshare(2).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitCode};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::unistd::Uid;
+
+// ANCHOR: cli
+/// Containers from scratch, stage 1: a new UTS namespace.
+#[derive(Parser)]
+#[command(name = "step01-uts", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run COMMAND in a new UTS namespace and wait for it.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Narrate each step on stderr.
+    #[arg(long)]
+    verbose: bool,
+    /// The command and its arguments, passed through verbatim.
+    #[arg(required = true, trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+// ANCHOR_END: cli
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let Commands::Run(args) = cli.command;
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            report(&err);
+            ExitCode::from(125)
+        }
+    }
+}
+
+// ANCHOR: run
+/// Spawn the command in a new UTS namespace and return the exit status the
+/// runtime should exit with, the way `docker run` does.
+fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    require_root()?;
+    let (command, verbose) = (&args.command, args.verbose);
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]);
+    // pre_exec runs in the forked child, after fork and before exec. unshare(2)
+    // moves the calling process into a new UTS namespace, so the command we exec
+    // next starts with its own copy of the hostname.
+    // Only async-signal-safe work is allowed here (see `CommandExt::pre_exec`):
+    // a raw syscall is fine; allocating or formatting a message is not.
+    unsafe {
+        cmd.pre_exec(|| unshare(CloneFlags::CLONE_NEWUTS).map_err(io::Error::from));
+    }
+    narrate(
+        verbose,
+        "fork(), then unshare(CLONE_NEWUTS) and execvp() in the child",
+    );
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+            return Err(need_root(
+                anyhow::Error::new(err).context("unshare(CLONE_NEWUTS)"),
+            ));
+        }
+        Err(err) => return Ok(exec_failed(&command[0], &err)),
+    };
+    narrate(
+        verbose,
+        &format!("child {} runs {:?}", child.id(), command[0]),
+    );
+    // Ctrl-C and Ctrl-\ go to every process in the terminal's foreground group:
+    // the command handles them; the runtime ignores them while it waits, as
+    // system(3) does, so it stays to report the command's status.
+    ignore_terminal_signals()?;
+    let status = child.wait().context("waitpid")?;
+    narrate(verbose, &format!("child exited: {status}"));
+    // The command's own status, or 128+N when signal N killed it.
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128 + sig as u8,
+        (None, None) => 125,
+    })
+}
+// ANCHOR_END: run
+
+/// A failed exec, reported as `docker run` does: 127 when the command does not
+/// exist, 126 when it cannot be executed, 125 for anything else.
+fn exec_failed(program: &OsString, err: &io::Error) -> u8 {
+    let name = program.to_string_lossy();
+    eprintln!("error: cannot run {name}: {}", io_reason(err));
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => {
+            eprintln!("hint: check the spelling, or give the full path (`command -v {name}`)");
+            127
+        }
+        Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY) => {
+            eprintln!("hint: is it an executable file? (`ls -l {name}`)");
+            126
+        }
+        _ => 125,
+    }
+}
+
+/// "No such file or directory", without Rust's " (os error 2)" suffix.
+fn io_reason(err: &io::Error) -> String {
+    err.raw_os_error().map_or_else(
+        || err.to_string(),
+        |errno| nix::errno::Errno::from_raw(errno).desc().to_string(),
+    )
+}
+
+fn require_root() -> anyhow::Result<()> {
+    if Uid::effective().is_root() {
+        return Ok(());
+    }
+    Err(need_root(anyhow::anyhow!(
+        "creating a namespace needs root (CAP_SYS_ADMIN)"
+    )))
+}
+
+/// Wrap `err` with the exact command that reruns this one as root.
+fn need_root(err: anyhow::Error) -> anyhow::Error {
+    let exe = std::env::current_exe().map_or_else(
+        |_| env!("CARGO_PKG_NAME").into(),
+        |p| p.display().to_string(),
+    );
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    hinted(
+        err,
+        format!(
+            "run it as root: sudo {} {}",
+            shell_quote(&exe),
+            args.join(" ")
+        ),
+    )
+}
+
+fn ignore_terminal_signals() -> anyhow::Result<()> {
+    for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+        unsafe { signal(sig, SigHandler::SigIgn) }.with_context(|| format!("ignoring {sig}"))?;
+    }
+    Ok(())
+}
+
+fn narrate(verbose: bool, what: &str) {
+    if verbose {
+        eprintln!("[{}] {what}", env!("CARGO_PKG_NAME"));
+    }
+}
+
+/// An error the learner can fix, with the fix: printed as `error: …` then `hint: …`.
+#[derive(Debug)]
+struct Hinted {
+    error: anyhow::Error,
+    hint: String,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+fn hinted(error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        error,
+        hint: hint.into(),
+    })
+}
+
+/// One line `error: what: why`, then the hint when there is one.
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err:#}");
+    if let Some(hinted) = err.downcast_ref::<Hinted>() {
+        eprintln!("hint: {}", hinted.hint);
+    }
+}
+
+/// Bad command-line input: clap's one-line reason, then where to read more.
+fn usage_error(err: clap::Error) -> ExitCode {
+    if !err.use_stderr() {
+        // --help and --version are not errors.
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap renders a paragraph; keep its first one, joined into one line.
+    let rendered = err.render().to_string();
+    let first: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    eprintln!("{}", first.join(" "));
+    eprintln!("hint: see `{} run --help`", env!("CARGO_PKG_NAME"));
+    ExitCode::from(125)
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,174 @@
+//! Checks that hold for every stage from the one that introduced them on.
+//! Each stage's test file calls the ones its stage must keep, so a lesson
+//! learnt in step01 is re-checked in step07.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::{host_hostname, outcome, pids_with_argv, unique, wait_for, Stage};
+
+/// `docker run`'s exit-status rules: the command's own status, 127 for a
+/// command that does not exist, 126 for one that cannot be executed, and
+/// 128+N for a command killed by signal N.
+pub fn exit_status_propagates(stage: &Stage) {
+    let ok = stage.run(&["true"]);
+    assert_eq!(ok.code, Some(0), "{ok:?}");
+
+    let seven = stage.run(&["sh", "-c", "exit 7"]);
+    assert_eq!(seven.code, Some(7), "{seven:?}");
+
+    let missing = stage.run(&["no-such-command-here"]);
+    assert_eq!(missing.code, Some(127), "{missing:?}");
+    assert!(
+        missing
+            .stderr
+            .contains("error: cannot run no-such-command-here"),
+        "{missing:?}"
+    );
+    assert!(missing.stderr.contains("hint:"), "{missing:?}");
+
+    // /etc/passwd exists on the host and in the rootfs, and is not executable.
+    let not_exec = stage.run(&["/etc/passwd"]);
+    assert_eq!(not_exec.code, Some(126), "{not_exec:?}");
+    assert!(
+        not_exec.stderr.contains("Permission denied"),
+        "{not_exec:?}"
+    );
+
+    killed_by_signal_is_128_plus_n(stage);
+}
+
+/// Kill the command from the host with SIGKILL: the runtime exits 137. (From
+/// step03 on the command is PID 1 of its namespace; only SIGKILL sent from the
+/// parent namespace is sure to end it, which is what this does.)
+fn killed_by_signal_is_128_plus_n(stage: &Stage) {
+    // A sleep with a duration no other test uses, so we find exactly ours.
+    let secs = format!("60.{}{}", std::process::id(), unique("s").len());
+    let secs = unique(&secs).replace('-', "");
+    let argv = ["sleep", secs.as_str()];
+    let mut cmd = stage.command(&argv);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawning the stage");
+    let pid = wait_for(Duration::from_secs(20), || {
+        pids_with_argv(&argv).first().copied()
+    })
+    .expect("the container's sleep never appeared");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+        .expect("kill -9");
+    let out = child.wait_with_output().expect("waiting for the runtime");
+    assert_eq!(out.status.code(), Some(128 + 9), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// Run as an unprivileged user: exit 125, one `error:` line and a `hint:` that
+/// gives the exact sudo command.
+pub fn not_root_is_refused(stage: &Stage) {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(stage.bin())
+        .args(["run", "--verbose", "true"]);
+    let out = outcome(cmd);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("error: ") && l.contains("root")),
+        "{out:?}"
+    );
+    let hint = format!(
+        "hint: run it as root: sudo {} run --verbose true",
+        stage.bin().display()
+    );
+    assert!(
+        lines.contains(&hint.as_str()),
+        "expected {hint:?} in {out:?}"
+    );
+    // Refused before anything was created: the narration never got to a syscall.
+    assert!(!out.stderr.contains("unshare"), "{out:?}");
+}
+
+/// Bad command lines: exit 125, one `error:` line and a `hint:`.
+pub fn usage_errors(stage: &Stage) {
+    for args in [
+        &["run"][..],
+        &["run", "--no-such-flag", "true"][..],
+        &["frobnicate"][..],
+    ] {
+        let out = stage.run_raw(args);
+        assert_eq!(out.code, Some(125), "{args:?}: {out:?}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {out:?}");
+        assert!(lines[0].starts_with("error: "), "{args:?}: {out:?}");
+        assert!(lines[1].starts_with("hint: "), "{args:?}: {out:?}");
+    }
+    // Everything after COMMAND is the command's, even what looks like a flag.
+    let out = stage.run(&["sh", "-c", "echo \"$0 $1\"", "--verbose", "--hostname"]);
+    assert_eq!(out.stdout, "--verbose --hostname\n", "{out:?}");
+}
+
+/// Inside, `hostname NAME` renames the container; the host keeps its name.
+pub fn hostname_change_stays_inside(stage: &Stage) {
+    let before = host_hostname();
+    let name = unique("box");
+    let out = stage.run(&["sh", "-c", &format!("hostname {name} && hostname")]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), name, "{out:?}");
+    assert_eq!(host_hostname(), before, "the host's hostname changed");
+    assert_ne!(before, name);
+}
+
+/// From step02 on: `--hostname` is set before the command starts, and the
+/// default is `container`; a name longer than the kernel allows is refused
+/// before anything is created.
+pub fn hostname_flag(stage: &Stage) {
+    let name = unique("h");
+    let out = stage.run(&["--hostname", &name, "hostname"]);
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (Some(0), name.as_str()),
+        "{out:?}"
+    );
+
+    let out = stage.run(&["hostname"]);
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (Some(0), "container"),
+        "{out:?}"
+    );
+
+    let long = "a".repeat(65);
+    let out = stage.run(&["--verbose", "--hostname", &long, "true"]);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: invalid --hostname"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("\nhint: "), "{out:?}");
+    assert!(
+        !out.stderr.contains("unshare"),
+        "something was created: {out:?}"
+    );
+
+    let max = "b".repeat(64);
+    let out = stage.run(&["--hostname", &max, "hostname"]);
+    assert_eq!(out.stdout.trim(), max, "{out:?}");
+}
+
+/// `echo $$` inside: 1 from step03 on (the command is PID 1 of its own PID
+/// namespace), some host PID before.
+pub fn shell_pid(stage: &Stage) -> u32 {
+    let out = stage.run(&["sh", "-c", "echo $$"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    out.stdout.trim().parse().unwrap()
+}
+
+/// The PIDs `ps` lists inside the container.
+pub fn ps_pids(stage: &Stage) -> Vec<u32> {
+    let out = stage.run(&["ps", "-e", "-o", "pid="]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    out.stdout
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}

@@ -1,0 +1,232 @@
+//! The harness every integration test shares: the root gate, the stage
+//! binaries (built on first use, so `cargo test` works on a fresh clone), the
+//! rootfs fixture (built once, under a lock) and a runner with a timeout.
+//!
+//! Tests never call unshare themselves (the test process is multi-threaded):
+//! they spawn the stage binaries and look at the result from outside, the way a
+//! learner would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod checks;
+
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How long any one container run may take before the test kills it.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `target/debug` (or `target/release`): where cargo put this test binary's
+/// sibling executables. The test binary itself is in `<that>/deps/`.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// True when the test may go on as root. Otherwise the test says
+/// `skipped: needs root` and passes, unless `REQUIRE_ROOT_TESTS=1`, where a
+/// skip is a failure (CI sets it, so there every isolation test really runs).
+pub fn root_or_skip(test: &str) -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    if std::env::var("REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
+        panic!("{test}: needs root, and REQUIRE_ROOT_TESTS=1 forbids skipping it");
+    }
+    eprintln!("{test}: skipped: needs root");
+    false
+}
+
+/// Build every stage binary once per test process. `cargo test` builds only
+/// the test targets of a package without its own binaries, so the harness asks
+/// cargo for them; cargo's own lock serialises concurrent test processes.
+fn ensure_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace_root())
+            .args(["build", "--quiet", "--workspace", "--bins"]);
+        if target_dir().file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("running cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build --workspace --bins failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// The rootfs fixture: `scripts/build-rootfs.sh` into the target directory,
+/// once per test process and under a file lock across processes (the script is
+/// idempotent, so a second call only checks that the tree is complete).
+pub fn rootfs() -> PathBuf {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS
+        .get_or_init(|| {
+            let dir = target_dir().join("test-rootfs");
+            let lock = fs::File::create(target_dir().join("test-rootfs.lock")).unwrap();
+            // SAFETY: flock on an fd we own; released when `lock` is dropped.
+            assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+            let out = Command::new(workspace_root().join("scripts/build-rootfs.sh"))
+                .arg(&dir)
+                .output()
+                .expect("running scripts/build-rootfs.sh");
+            assert!(
+                out.status.success(),
+                "build-rootfs.sh failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            drop(lock);
+            dir
+        })
+        .clone()
+}
+
+/// A name no other test in this run uses: hostnames, cgroups, markers.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What one container run gave back.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The exit status; `None` only when the test had to kill it on timeout.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A stage binary, with the options every run of it in a test gets (for
+/// example `--rootfs` from step04 on).
+#[derive(Clone)]
+pub struct Stage {
+    pub name: &'static str,
+    pub base: Vec<String>,
+}
+
+impl Stage {
+    pub fn new(name: &'static str) -> Stage {
+        Stage {
+            name,
+            base: Vec::new(),
+        }
+    }
+
+    /// This stage with `--rootfs <fixture>` on every run.
+    pub fn with_rootfs(name: &'static str) -> Stage {
+        Stage {
+            name,
+            base: vec!["--rootfs".into(), rootfs().display().to_string()],
+        }
+    }
+
+    pub fn bin(&self) -> PathBuf {
+        ensure_built();
+        target_dir().join(self.name)
+    }
+
+    /// The stage's number: 1 for step01-uts.
+    pub fn number(&self) -> u32 {
+        self.name[4..6].parse().unwrap()
+    }
+
+    /// `<stage> run <base options> <args…>`, as a command ready to spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.bin());
+        cmd.arg("run").args(&self.base).args(args);
+        cmd
+    }
+
+    /// Run `<stage> run <base options> <args…>` to the end (or the timeout).
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        outcome(self.command(args))
+    }
+
+    /// The same, without the base options (for tests of bad input).
+    pub fn run_raw(&self, args: &[&str]) -> Outcome {
+        let mut cmd = Command::new(self.bin());
+        cmd.args(args);
+        outcome(cmd)
+    }
+}
+
+/// Run `cmd` with the harness timeout and check the one thing every run must
+/// hold: the runtime never panics.
+pub fn outcome(cmd: Command) -> Outcome {
+    let out = assert_cmd::Command::from_std(cmd)
+        .timeout(TIMEOUT)
+        .output()
+        .expect("spawning the stage binary");
+    let outcome = Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !outcome.stderr.contains("panicked"),
+        "the runtime panicked: {outcome:?}"
+    );
+    assert!(
+        !outcome.stderr.contains("RUST_BACKTRACE"),
+        "the runtime panicked: {outcome:?}"
+    );
+    outcome
+}
+
+/// The PIDs (in the host's namespace) of every process whose argv is `argv`.
+pub fn pids_with_argv(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if fs::read(entry.path().join("cmdline")).is_ok_and(|c| c == want) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Wait up to `limit` for `f` to give a value.
+pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The host's hostname, read the way `hostname` does.
+pub fn host_hostname() -> String {
+    nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}

@@ -7,7 +7,9 @@
 # The layout is Debian's merged /usr: real directories usr/bin, usr/sbin, usr/lib,
 # usr/lib64, and bin, sbin, lib, lib64 as links into them, so /bin/sh and /usr/bin/sh both
 # work. A symlink met on the way (sh -> dash, /usr/sbin/ip -> /bin/ip) is recreated as it
-# is on the host and the file it names is copied. When the host has busybox it becomes
+# is on the host and the file it names is copied. Besides glibc, the workspace's own Rust
+# binaries (chroot-escape, which the tests copy in) link libgcc_s.so.1, the unwinder, which
+# no host tool here needs: it is copied too. When the host has busybox it becomes
 # /bin/busybox, with a link for each applet no copied host tool already provides (nc,
 # wget, ping, vi, top, nslookup, ...). Then the mount points and a minimal /etc.
 #
@@ -22,8 +24,8 @@
 # nothing. The script never deletes anything outside DIR (except its own DIR.tmp.<pid>)
 # and refuses to write through a link that leads out of DIR.
 #
-# Needs: bash, coreutils, ldd (libc-bin) and the tools listed in TOOLS. Root is not
-# required to build; chroot into the result is.
+# Needs: bash, coreutils, ldd (libc-bin), libgcc-s1 and the tools listed in TOOLS.
+# Root is not required to build; chroot into the result is.
 set -euo pipefail
 
 # Look tools up in the distribution's directories only, whatever the caller's PATH is
@@ -59,10 +61,15 @@ dir=$(realpath -m -- "${1:-$workspace/rootfs}")
 [[ ! -e $dir || -d $dir ]] || die "$dir exists and is not a directory"
 
 # --- 1. Every required host tool, before anything is created ---------------------------
+# The path of executable $1 in PATH (type -P alone also returns a non-executable file).
+find_tool() {
+    local p
+    p=$(type -P "$1") && [[ -f $p && -x $p ]] && printf '%s\n' "$p"
+}
 declare -A host_path=()
 missing=() packages=()
 for tool in "${TOOLS[@]}" ldd; do
-    if p=$(type -P "$tool"); then
+    if p=$(find_tool "$tool"); then
         host_path[$tool]=$p
     else
         missing+=("$tool")
@@ -72,10 +79,15 @@ for tool in "${TOOLS[@]}" ldd; do
 done
 ((${#missing[@]} == 0)) ||
     die "required host tool missing: ${missing[*]}" "sudo apt-get install ${packages[*]}"
+# libgcc_s.so.1 sits beside the libc.so.6 the host's bash loads (/lib/x86_64-linux-gnu).
+libc=$(ldd -- "$(readlink -f -- "${host_path[bash]}")" | awk '$1 == "libc.so.6" { print $3 }')
+libgcc=${libc%/*}/libgcc_s.so.1
+[[ -n $libc && -f $libgcc ]] ||
+    die "libgcc_s.so.1 not found beside ${libc:-libc.so.6}" "sudo apt-get install libgcc-s1"
 busybox=
-if [[ -x /bin/busybox ]]; then
+if [[ -f /bin/busybox && -x /bin/busybox ]]; then
     busybox=/bin/busybox
-elif p=$(type -P busybox); then
+elif p=$(find_tool busybox); then
     busybox=$p
 fi
 
@@ -191,16 +203,15 @@ add_binary() {
 # Write $3 to file $1 in the stage with mode $2, unless it holds exactly that already.
 put_text() {
     local dest=$stage$1
+    if [[ -f $dest && ! -L $dest ]] && cmp -s -- "$dest" <(printf '%s' "$3") &&
+        [[ $(stat -c %a -- "$dest") == "${2#0}" ]]; then
+        return 0
+    fi
     ensure_dir "${dest%/*}"
     rm -f -- "$dest.rootfs-new"
     printf '%s' "$3" >"$dest.rootfs-new"
     chmod "$2" -- "$dest.rootfs-new"
-    if [[ -f $dest && ! -L $dest ]] && cmp -s -- "$dest.rootfs-new" "$dest" &&
-        [[ $(stat -c %a -- "$dest") == "${2#0}" ]]; then
-        rm -f -- "$dest.rootfs-new"
-    else
-        mv -fT -- "$dest.rootfs-new" "$dest"
-    fi
+    mv -fT -- "$dest.rootfs-new" "$dest"
 }
 
 # --- 3. Merged-/usr layout ------------------------------------------------------------
@@ -215,13 +226,21 @@ say "layout: usr/{bin,sbin,lib,lib64}, with bin, sbin, lib, lib64 linked into us
 # --- 4. Host tools and their libraries ------------------------------------------------
 for tool in "${TOOLS[@]}"; do add_binary "${host_path[$tool]}" "$tool"; done
 
+changed=0
+add_path "$libgcc"
+if ((changed > 0)); then
+    say "copying libgcc_s.so.1 (the unwinder Rust binaries link, for chroot-escape)"
+else
+    say "libgcc_s.so.1 is up to date"
+fi
+
 # --- 5. busybox (optional) and its applets --------------------------------------------
 if [[ -n $busybox ]]; then
     add_binary "$busybox" busybox /usr/bin/busybox
     linked=0 kept=0
     while read -r applet; do
         [[ -n $applet && $applet != */* && $applet != busybox ]] || continue
-        if [[ -L $stage/usr/bin/$applet && $(readlink -- "$stage/usr/bin/$applet") == busybox ]]; then
+        if [[ -L $stage/usr/bin/$applet && $stage/usr/bin/$applet -ef $stage/usr/bin/busybox ]]; then
             linked=$((linked + 1))
         elif [[ -e $stage/usr/bin/$applet || -L $stage/usr/bin/$applet ||
             -e $stage/usr/sbin/$applet || -L $stage/usr/sbin/$applet ]]; then

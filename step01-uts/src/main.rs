@@ -74,23 +74,15 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     unsafe {
         cmd.pre_exec(|| unshare(CloneFlags::CLONE_NEWUTS).map_err(io::Error::from));
     }
-    narrate(
-        verbose,
-        "fork(), then unshare(CLONE_NEWUTS) and execvp() in the child",
-    );
+    narrate(verbose, "fork(), then unshare(CLONE_NEWUTS) and execvp() in the child");
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
-            return Err(need_root(
-                anyhow::Error::new(err).context("unshare(CLONE_NEWUTS)"),
-            ));
+            return Err(need_root(anyhow::Error::new(err).context("unshare(CLONE_NEWUTS)")));
         }
         Err(err) => return Ok(exec_failed(&command[0], &err)),
     };
-    narrate(
-        verbose,
-        &format!("child {} runs {:?}", child.id(), command[0]),
-    );
+    narrate(verbose, &format!("child {} runs {:?}", child.id(), command[0]));
     // Ctrl-C and Ctrl-\ go to every process in the terminal's foreground group:
     // the command handles them; the runtime ignores them while it waits, as
     // system(3) does, so it stays to report the command's status.
@@ -136,26 +128,15 @@ fn require_root() -> anyhow::Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
     }
-    Err(need_root(anyhow::anyhow!(
-        "creating a namespace needs root (CAP_SYS_ADMIN)"
-    )))
+    Err(need_root(anyhow::anyhow!("creating a namespace needs root (CAP_SYS_ADMIN)")))
 }
 
 /// Wrap `err` with the exact command that reruns this one as root.
 fn need_root(err: anyhow::Error) -> anyhow::Error {
-    let exe = std::env::current_exe().map_or_else(
-        |_| env!("CARGO_PKG_NAME").into(),
-        |p| p.display().to_string(),
-    );
+    let exe = std::env::current_exe()
+        .map_or_else(|_| env!("CARGO_PKG_NAME").into(), |p| p.display().to_string());
     let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    hinted(
-        err,
-        format!(
-            "run it as root: sudo {} {}",
-            shell_quote(&exe),
-            args.join(" ")
-        ),
-    )
+    hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
 }
 
 fn ignore_terminal_signals() -> anyhow::Result<()> {
@@ -187,10 +168,7 @@ impl fmt::Display for Hinted {
 impl std::error::Error for Hinted {}
 
 fn hinted(error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Hinted {
-        error,
-        hint: hint.into(),
-    })
+    anyhow::Error::new(Hinted { error, hint: hint.into() })
 }
 
 /// One line `error: what: why`, then the hint when there is one.
@@ -210,21 +188,15 @@ fn usage_error(err: clap::Error) -> ExitCode {
     }
     // clap renders a paragraph; keep its first one, joined into one line.
     let rendered = err.render().to_string();
-    let first: Vec<&str> = rendered
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
+    let first: Vec<&str> =
+        rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
     eprintln!("{}", first.join(" "));
     eprintln!("hint: see `{} run --help`", env!("CARGO_PKG_NAME"));
     ExitCode::from(125)
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))

@@ -88,16 +88,11 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     unsafe {
         cmd.pre_exec(|| unshare(CloneFlags::CLONE_NEWUTS).map_err(io::Error::from));
     }
-    narrate(
-        args.verbose,
-        "fork(), unshare(CLONE_NEWUTS), execv(/proc/self/exe child …)",
-    );
+    narrate(args.verbose, "fork(), unshare(CLONE_NEWUTS), execv(/proc/self/exe child …)");
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
-            return Err(need_root(
-                anyhow::Error::new(err).context("unshare(CLONE_NEWUTS)"),
-            ));
+            return Err(need_root(anyhow::Error::new(err).context("unshare(CLONE_NEWUTS)")));
         }
         Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
     };
@@ -124,9 +119,7 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     narrate(args.verbose, &format!("execvp({:?})", args.command[0]));
-    let err = Command::new(&args.command[0])
-        .args(&args.command[1..])
-        .exec();
+    let err = Command::new(&args.command[0]).args(&args.command[1..]).exec();
     Ok(exec_failed(&args.command[0], &err))
 }
 // ANCHOR_END: child
@@ -190,26 +183,15 @@ fn require_root() -> anyhow::Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
     }
-    Err(need_root(anyhow::anyhow!(
-        "creating a namespace needs root (CAP_SYS_ADMIN)"
-    )))
+    Err(need_root(anyhow::anyhow!("creating a namespace needs root (CAP_SYS_ADMIN)")))
 }
 
 /// Wrap `err` with the exact command that reruns this one as root.
 fn need_root(err: anyhow::Error) -> anyhow::Error {
-    let exe = std::env::current_exe().map_or_else(
-        |_| env!("CARGO_PKG_NAME").into(),
-        |p| p.display().to_string(),
-    );
+    let exe = std::env::current_exe()
+        .map_or_else(|_| env!("CARGO_PKG_NAME").into(), |p| p.display().to_string());
     let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    hinted(
-        err,
-        format!(
-            "run it as root: sudo {} {}",
-            shell_quote(&exe),
-            args.join(" ")
-        ),
-    )
+    hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
 }
 
 fn ignore_terminal_signals() -> anyhow::Result<()> {
@@ -241,10 +223,7 @@ impl fmt::Display for Hinted {
 impl std::error::Error for Hinted {}
 
 fn hinted(error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Hinted {
-        error,
-        hint: hint.into(),
-    })
+    anyhow::Error::new(Hinted { error, hint: hint.into() })
 }
 
 /// One line `error: what: why`, then the hint when there is one.
@@ -264,21 +243,15 @@ fn usage_error(err: clap::Error) -> ExitCode {
     }
     // clap renders a paragraph; keep its first one, joined into one line.
     let rendered = err.render().to_string();
-    let first: Vec<&str> = rendered
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
+    let first: Vec<&str> =
+        rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
     eprintln!("{}", first.join(" "));
     eprintln!("hint: see `{} run --help`", env!("CARGO_PKG_NAME"));
     ExitCode::from(125)
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))

@@ -19,21 +19,13 @@ pub fn exit_status_propagates(stage: &Stage) {
 
     let missing = stage.run(&["no-such-command-here"]);
     assert_eq!(missing.code, Some(127), "{missing:?}");
-    assert!(
-        missing
-            .stderr
-            .contains("error: cannot run no-such-command-here"),
-        "{missing:?}"
-    );
+    assert!(missing.stderr.contains("error: cannot run no-such-command-here"), "{missing:?}");
     assert!(missing.stderr.contains("hint:"), "{missing:?}");
 
     // /etc/passwd exists on the host and in the rootfs, and is not executable.
     let not_exec = stage.run(&["/etc/passwd"]);
     assert_eq!(not_exec.code, Some(126), "{not_exec:?}");
-    assert!(
-        not_exec.stderr.contains("Permission denied"),
-        "{not_exec:?}"
-    );
+    assert!(not_exec.stderr.contains("Permission denied"), "{not_exec:?}");
 
     killed_by_signal_is_128_plus_n(stage);
 }
@@ -49,10 +41,8 @@ fn killed_by_signal_is_128_plus_n(stage: &Stage) {
     let mut cmd = stage.command(&argv);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().expect("spawning the stage");
-    let pid = wait_for(Duration::from_secs(20), || {
-        pids_with_argv(&argv).first().copied()
-    })
-    .expect("the container's sleep never appeared");
+    let pid = wait_for(Duration::from_secs(20), || pids_with_argv(&argv).first().copied())
+        .expect("the container's sleep never appeared");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
         .expect("kill -9");
     let out = child.wait_with_output().expect("waiting for the runtime");
@@ -64,37 +54,24 @@ fn killed_by_signal_is_128_plus_n(stage: &Stage) {
 /// gives the exact sudo command.
 pub fn not_root_is_refused(stage: &Stage) {
     let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(stage.bin())
-        .args(["run", "--verbose", "true"]);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(stage.bin()).args([
+        "run",
+        "--verbose",
+        "true",
+    ]);
     let out = outcome(cmd);
     assert_eq!(out.code, Some(125), "{out:?}");
     let lines: Vec<&str> = out.stderr.lines().collect();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("error: ") && l.contains("root")),
-        "{out:?}"
-    );
-    let hint = format!(
-        "hint: run it as root: sudo {} run --verbose true",
-        stage.bin().display()
-    );
-    assert!(
-        lines.contains(&hint.as_str()),
-        "expected {hint:?} in {out:?}"
-    );
+    assert!(lines.iter().any(|l| l.starts_with("error: ") && l.contains("root")), "{out:?}");
+    let hint = format!("hint: run it as root: sudo {} run --verbose true", stage.bin().display());
+    assert!(lines.contains(&hint.as_str()), "expected {hint:?} in {out:?}");
     // Refused before anything was created: the narration never got to a syscall.
     assert!(!out.stderr.contains("unshare"), "{out:?}");
 }
 
 /// Bad command lines: exit 125, one `error:` line and a `hint:`.
 pub fn usage_errors(stage: &Stage) {
-    for args in [
-        &["run"][..],
-        &["run", "--no-such-flag", "true"][..],
-        &["frobnicate"][..],
-    ] {
+    for args in [&["run"][..], &["run", "--no-such-flag", "true"][..], &["frobnicate"][..]] {
         let out = stage.run_raw(args);
         assert_eq!(out.code, Some(125), "{args:?}: {out:?}");
         let lines: Vec<&str> = out.stderr.lines().collect();
@@ -124,31 +101,17 @@ pub fn hostname_change_stays_inside(stage: &Stage) {
 pub fn hostname_flag(stage: &Stage) {
     let name = unique("h");
     let out = stage.run(&["--hostname", &name, "hostname"]);
-    assert_eq!(
-        (out.code, out.stdout.trim()),
-        (Some(0), name.as_str()),
-        "{out:?}"
-    );
+    assert_eq!((out.code, out.stdout.trim()), (Some(0), name.as_str()), "{out:?}");
 
     let out = stage.run(&["hostname"]);
-    assert_eq!(
-        (out.code, out.stdout.trim()),
-        (Some(0), "container"),
-        "{out:?}"
-    );
+    assert_eq!((out.code, out.stdout.trim()), (Some(0), "container"), "{out:?}");
 
     let long = "a".repeat(65);
     let out = stage.run(&["--verbose", "--hostname", &long, "true"]);
     assert_eq!(out.code, Some(125), "{out:?}");
-    assert!(
-        out.stderr.starts_with("error: invalid --hostname"),
-        "{out:?}"
-    );
+    assert!(out.stderr.starts_with("error: invalid --hostname"), "{out:?}");
     assert!(out.stderr.contains("\nhint: "), "{out:?}");
-    assert!(
-        !out.stderr.contains("unshare"),
-        "something was created: {out:?}"
-    );
+    assert!(!out.stderr.contains("unshare"), "something was created: {out:?}");
 
     let max = "b".repeat(64);
     let out = stage.run(&["--hostname", &max, "hostname"]);
@@ -167,8 +130,108 @@ pub fn shell_pid(stage: &Stage) -> u32 {
 pub fn ps_pids(stage: &Stage) -> Vec<u32> {
     let out = stage.run(&["ps", "-e", "-o", "pid="]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    out.stdout
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect()
+    out.stdout.lines().map(|l| l.trim().parse().unwrap()).collect()
+}
+
+/// From step04 on: `ls /` inside lists exactly the rootfs's top directory.
+pub fn ls_root_is_the_rootfs(stage: &Stage) {
+    let out = stage.run(&["ls", "/"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let mut inside: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    inside.sort();
+    let mut expected: Vec<String> = std::fs::read_dir(crate::rootfs())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    expected.sort();
+    assert_eq!(inside, expected);
+}
+
+/// From step04 on: `ps` sees only the container: the shell (PID 1) and `ps`
+/// itself — two lines — and none of the host's processes.
+pub fn ps_lists_only_the_container(stage: &Stage) {
+    let out = stage.run(&["sh", "-c", "ps -e -o pid=,comm=; true"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<Vec<&str>> =
+        out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines, vec![vec!["1", "sh"], vec!["2", "ps"]], "{out:?}");
+}
+
+fn mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+/// The host's mount table is the same before and after a container ran, and
+/// the container saw its own /proc mounted.
+pub fn host_mounts_unchanged(stage: &Stage) {
+    let before = mountinfo();
+    let out = stage.run(&["sh", "-c", "grep -c ' /proc ' /proc/self/mountinfo"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(mountinfo(), before, "the host's mount table changed");
+}
+
+/// The same on a host whose `/` is shared (as systemd mounts it): in a mount
+/// namespace of our own (so the real host is never touched), make `/` rshared,
+/// run the stage there, and compare that namespace's mount table before and
+/// after. Without MS_PRIVATE in the child, the container's /proc would
+/// propagate back into it.
+pub fn host_mounts_unchanged_on_shared_root(stage: &Stage) {
+    let mut args = vec!["run".to_string()];
+    args.extend(stage.base.iter().cloned());
+    args.extend(["sh", "-c", "mount | wc -l"].map(String::from));
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "set -e; mount --make-rshared /; before=$(cat /proc/self/mountinfo); \
+         '{}' {} >/dev/null; after=$(cat /proc/self/mountinfo); \
+         if [ \"$before\" = \"$after\" ]; then echo SAME; else echo CHANGED; \
+         diff <(echo \"$before\") <(echo \"$after\"); fi",
+        stage.bin().display(),
+        quoted.join(" ")
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "unchanged", "bash", "-c", &script]);
+    let out = outcome(cmd);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.lines().next(), Some("SAME"), "{out:?}");
+}
+
+/// Every bad `--rootfs` is refused with exit 125, `error:` and `hint:`; a
+/// command missing from the rootfs exits 127 and names the rootfs.
+pub fn bad_rootfs_is_refused(stage: &Stage) {
+    let file = crate::target_dir().join(unique("not-a-dir"));
+    std::fs::write(&file, "x").unwrap();
+    let missing = crate::target_dir().join(unique("missing"));
+    for bad in [&file, &missing] {
+        let out = stage.run_raw(&["run", "--rootfs", bad.to_str().unwrap(), "true"]);
+        assert_eq!(out.code, Some(125), "{out:?}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{out:?}");
+        assert!(lines[0].starts_with(&format!("error: --rootfs {}", bad.display())), "{out:?}");
+        assert!(lines[1].starts_with("hint: "), "{out:?}");
+    }
+    std::fs::remove_file(&file).unwrap();
+    let out = stage.run(&["no-such-tool"]);
+    assert_eq!(out.code, Some(127), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("in the rootfs {}", crate::rootfs().display())),
+        "{out:?}"
+    );
+}
+
+/// Run the chroot-escape program inside and return its verdict: `ESCAPED` or
+/// `CONFINED`. The marker is a file that exists only on the host, outside the
+/// rootfs; seeing it from inside means the container's root was left behind.
+pub fn escape(stage: &Stage) -> String {
+    let marker = crate::target_dir().join(unique("host-only-marker"));
+    std::fs::write(&marker, "host").unwrap();
+    let out = stage.run(&["chroot-escape", marker.to_str().unwrap()]);
+    std::fs::remove_file(&marker).unwrap();
+    let verdict = out.stdout.split(':').next().unwrap_or("").to_string();
+    match verdict.as_str() {
+        "ESCAPED" => assert_eq!(out.code, Some(0), "{out:?}"),
+        "CONFINED" => assert_eq!(out.code, Some(1), "{out:?}"),
+        _ => panic!("chroot-escape gave no verdict: {out:?}"),
+    }
+    verdict
 }

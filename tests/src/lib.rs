@@ -22,10 +22,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// `target/debug` (or `target/release`): where cargo put this test binary's
@@ -57,8 +54,7 @@ fn ensure_built() {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace_root())
-            .args(["build", "--quiet", "--workspace", "--bins"]);
+        cmd.current_dir(workspace_root()).args(["build", "--quiet", "--workspace", "--bins"]);
         if target_dir().file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -92,6 +88,10 @@ pub fn rootfs() -> PathBuf {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            // The chroot-escape lesson program goes in too (see checks::escape).
+            ensure_built();
+            fs::copy(target_dir().join("chroot-escape"), dir.join("usr/bin/chroot-escape"))
+                .expect("copying chroot-escape into the rootfs");
             drop(lock);
             dir
         })
@@ -101,11 +101,7 @@ pub fn rootfs() -> PathBuf {
 /// A name no other test in this run uses: hostnames, cgroups, markers.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// What one container run gave back.
@@ -127,18 +123,12 @@ pub struct Stage {
 
 impl Stage {
     pub fn new(name: &'static str) -> Stage {
-        Stage {
-            name,
-            base: Vec::new(),
-        }
+        Stage { name, base: Vec::new() }
     }
 
     /// This stage with `--rootfs <fixture>` on every run.
     pub fn with_rootfs(name: &'static str) -> Stage {
-        Stage {
-            name,
-            base: vec!["--rootfs".into(), rootfs().display().to_string()],
-        }
+        Stage { name, base: vec!["--rootfs".into(), rootfs().display().to_string()] }
     }
 
     pub fn bin(&self) -> PathBuf {
@@ -183,14 +173,8 @@ pub fn outcome(cmd: Command) -> Outcome {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    assert!(
-        !outcome.stderr.contains("panicked"),
-        "the runtime panicked: {outcome:?}"
-    );
-    assert!(
-        !outcome.stderr.contains("RUST_BACKTRACE"),
-        "the runtime panicked: {outcome:?}"
-    );
+    assert!(!outcome.stderr.contains("panicked"), "the runtime panicked: {outcome:?}");
+    assert!(!outcome.stderr.contains("RUST_BACKTRACE"), "the runtime panicked: {outcome:?}");
     outcome
 }
 
@@ -225,8 +209,5 @@ pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
 
 /// The host's hostname, read the way `hostname` does.
 pub fn host_hostname() -> String {
-    nix::unistd::gethostname()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
+    nix::unistd::gethostname().unwrap().to_string_lossy().into_owned()
 }

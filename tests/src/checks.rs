@@ -235,3 +235,68 @@ pub fn escape(stage: &Stage) -> String {
     }
     verdict
 }
+
+/// From step05 on: /dev holds the harmless devices and nothing else (no
+/// disks), and they work.
+pub fn dev_is_minimal(stage: &Stage) {
+    let out =
+        stage.run(&["sh", "-c", "ls /dev; echo x > /dev/null && head -c 5 /dev/zero | wc -c"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let names: Vec<&str> = out.stdout.lines().collect();
+    let expected = [
+        "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+        "urandom", "zero", "5",
+    ];
+    assert_eq!(names, expected, "{out:?}");
+}
+
+/// From step05 on: the container's mount table holds only its own mounts: the
+/// rootfs as `/`, /proc and the /dev tree. No host mount point (and no old
+/// root) is listed.
+pub fn mountinfo_has_only_container_mounts(stage: &Stage) {
+    let out = stage.run(&["cat", "/proc/self/mountinfo"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let allowed = [
+        "/",
+        "/proc",
+        "/dev",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+        "/dev/pts",
+        "/dev/shm",
+    ];
+    let points: Vec<&str> = out.stdout.lines().map(|l| l.split(' ').nth(4).unwrap()).collect();
+    for point in &points {
+        assert!(allowed.contains(point), "host mount {point} visible inside: {out:?}");
+    }
+    assert_eq!(points.len(), allowed.len(), "{out:?}");
+}
+
+/// The rootfs on disk is exactly as it was: same entries at the top and in
+/// /dev (the mounts were all in the container's namespace), no put_old left.
+pub fn rootfs_left_as_found(stage: &Stage) {
+    let listing = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let root = crate::rootfs();
+    // Other tests may be running containers in the same rootfs right now, each
+    // with a put_old directory for an instant: look only for what is not theirs.
+    let top = || -> Vec<String> {
+        listing(&root).into_iter().filter(|n| !n.starts_with(".pivot_root.")).collect()
+    };
+    let (before, dev) = (top(), listing(&root.join("dev")));
+    let out = stage.run(&["true"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(top(), before);
+    assert_eq!(listing(&root.join("dev")), dev);
+    assert!(dev.is_empty(), "the rootfs's own /dev has entries: {dev:?}");
+}

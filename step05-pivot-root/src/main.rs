@@ -1,0 +1,289 @@
+//! step05-pivot-root: pivot_root instead of chroot. The rootfs becomes the
+//! root of the container's mount tree and the host's old root is detached, so
+//! the chroot escape that works on step04 finds nothing to climb back to. The
+//! container gets a minimal /dev of its own.
+//!
+//! `run` spawns `/proc/self/exe child …` in new UTS, PID and mount namespaces;
+//! that second copy of this program sets the hostname, enters the rootfs and
+//! then execs the command. See pivot_root(2) and mount_namespaces(7).
+
+mod rootfs;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::unistd::{sethostname, Uid};
+
+// ANCHOR: cli
+/// Containers from scratch, stage 5: pivot_root and a minimal /dev.
+#[derive(Parser)]
+#[command(name = "step01-uts", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run COMMAND in new UTS, PID and mount namespaces, in a rootfs.
+    Run(RunArgs),
+    /// Internal: the re-executed runtime, already inside the new namespace.
+    #[command(hide = true)]
+    Child(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The container's hostname.
+    #[arg(long, default_value = "container")]
+    hostname: String,
+    /// The directory to use as the container's root [default: rootfs/ at the
+    /// workspace root, built on first use]
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+    /// Narrate each step on stderr.
+    #[arg(long)]
+    verbose: bool,
+    /// The command and its arguments, passed through verbatim.
+    #[arg(required = true, trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+// ANCHOR_END: cli
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let result = match &cli.command {
+        Commands::Run(args) => run(args),
+        Commands::Child(args) => child(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            report(&err);
+            ExitCode::from(125)
+        }
+    }
+}
+
+// ANCHOR: run
+/// Re-execute this program as `child` in new UTS, PID and mount namespaces and
+/// return the exit status the runtime should exit with, as `docker run` does.
+fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    require_root()?;
+    check_hostname(&args.hostname)?;
+    // Before the PID namespace: building the default rootfs forks a script.
+    let rootfs = rootfs::resolve(args.rootfs.as_deref(), args.verbose)?;
+    // Why not set the hostname in pre_exec, like step01 did the unshare? That
+    // closure runs between fork and exec in a copy of a possibly multi-threaded
+    // process: it may only make async-signal-safe calls — no allocation, no
+    // error messages, no locks (see `CommandExt::pre_exec`). Setting up a
+    // container is real work with real errors, so we start a fresh copy of
+    // ourselves (/proc/self/exe) inside the namespace and do the work there,
+    // in ordinary Rust. (From step03 on there is a second reason: a new PID
+    // namespace only applies to the *children* of the process that makes it.)
+    // Go hid all this from Liz Rice: `SysProcAttr.Cloneflags` passes the
+    // namespace flags straight to clone(2) when it starts the child.
+    // ANCHOR: newpid
+    // unshare(CLONE_NEWPID) does not move the caller: it picks the PID
+    // namespace of the caller's *next children*. So the runtime calls it on
+    // itself, right before it forks the child, which becomes PID 1 of the new
+    // namespace; exec keeps the PID, so the command is PID 1 too. The runtime
+    // itself stays in the host's namespace, where it can wait for its child.
+    narrate(args.verbose, "unshare(CLONE_NEWPID): our next child is PID 1");
+    unshare(CloneFlags::CLONE_NEWPID)
+        .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
+    // ANCHOR_END: newpid
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg("child").args(args.to_args(&rootfs));
+    let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS;
+    unsafe {
+        cmd.pre_exec(move || unshare(flags).map_err(io::Error::from));
+    }
+    narrate(
+        args.verbose,
+        "fork(), unshare(CLONE_NEWUTS|CLONE_NEWNS), execv(/proc/self/exe child …)",
+    );
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+            return Err(need_root(
+                anyhow::Error::new(err).context("unshare(CLONE_NEWUTS|CLONE_NEWNS)"),
+            ));
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
+    };
+    narrate(args.verbose, &format!("child {} started (PID 1 inside)", child.id()));
+    // Ctrl-C and Ctrl-\ go to every process in the terminal's foreground group:
+    // the command handles them; the runtime ignores them while it waits, as
+    // system(3) does, so it stays to report the command's status.
+    ignore_terminal_signals()?;
+    let status = child.wait().context("waitpid")?;
+    narrate(args.verbose, &format!("child exited: {status}"));
+    // The command's own status, or 128+N when signal N killed it.
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128 + sig as u8,
+        (None, None) => 125,
+    })
+}
+// ANCHOR_END: run
+
+// ANCHOR: child
+/// The re-executed runtime, PID 1 of the new PID namespace: set the hostname,
+/// enter the rootfs, then replace ourselves with the command.
+fn child(args: &RunArgs) -> anyhow::Result<u8> {
+    narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
+    sethostname(&args.hostname).context("sethostname")?;
+    let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
+    rootfs::enter(rootfs, args.verbose)?;
+    narrate(args.verbose, &format!("execvp({:?})", args.command[0]));
+    let err = Command::new(&args.command[0]).args(&args.command[1..]).exec();
+    Ok(exec_failed(&args.command[0], &err, rootfs))
+}
+// ANCHOR_END: child
+
+impl RunArgs {
+    /// The options again, as arguments for the re-executed `child`.
+    fn to_args(&self, rootfs: &Path) -> Vec<OsString> {
+        let mut out: Vec<OsString> = vec!["--hostname".into(), self.hostname.clone().into()];
+        out.extend(["--rootfs".into(), rootfs.into()]);
+        if self.verbose {
+            out.push("--verbose".into());
+        }
+        out.push("--".into());
+        out.extend(self.command.iter().cloned());
+        out
+    }
+}
+
+/// Refuse a hostname the kernel would refuse, before anything is created.
+fn check_hostname(name: &str) -> anyhow::Result<()> {
+    // HOST_NAME_MAX: 64 bytes on Linux (see gethostname(2)).
+    const HOST_NAME_MAX: usize = 64;
+    if name.is_empty() || name.len() > HOST_NAME_MAX {
+        return Err(hinted(
+            anyhow::anyhow!(
+                "invalid --hostname {name:?}: must be 1 to {HOST_NAME_MAX} bytes, it is {}",
+                name.len()
+            ),
+            "pick a shorter name, e.g. --hostname box",
+        ));
+    }
+    Ok(())
+}
+
+/// A failed exec, reported as `docker run` does: 127 when the command does not
+/// exist, 126 when it cannot be executed, 125 for anything else.
+fn exec_failed(program: &OsString, err: &io::Error, rootfs: &Path) -> u8 {
+    let name = program.to_string_lossy();
+    eprintln!("error: cannot run {name} in the rootfs {}: {}", rootfs.display(), io_reason(err));
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => {
+            eprintln!("hint: the rootfs holds only what scripts/build-rootfs.sh copied into it: add {name} there, or use a tool it has");
+            127
+        }
+        Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY) => {
+            eprintln!("hint: is it an executable file? (`ls -l {name}`)");
+            126
+        }
+        _ => 125,
+    }
+}
+
+/// "No such file or directory", without Rust's " (os error 2)" suffix.
+fn io_reason(err: &io::Error) -> String {
+    err.raw_os_error().map_or_else(
+        || err.to_string(),
+        |errno| nix::errno::Errno::from_raw(errno).desc().to_string(),
+    )
+}
+
+fn require_root() -> anyhow::Result<()> {
+    if Uid::effective().is_root() {
+        return Ok(());
+    }
+    Err(need_root(anyhow::anyhow!("creating a namespace needs root (CAP_SYS_ADMIN)")))
+}
+
+/// Wrap `err` with the exact command that reruns this one as root.
+fn need_root(err: anyhow::Error) -> anyhow::Error {
+    let exe = std::env::current_exe()
+        .map_or_else(|_| env!("CARGO_PKG_NAME").into(), |p| p.display().to_string());
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
+}
+
+fn ignore_terminal_signals() -> anyhow::Result<()> {
+    for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+        unsafe { signal(sig, SigHandler::SigIgn) }.with_context(|| format!("ignoring {sig}"))?;
+    }
+    Ok(())
+}
+
+fn narrate(verbose: bool, what: &str) {
+    if verbose {
+        eprintln!("[{}] {what}", env!("CARGO_PKG_NAME"));
+    }
+}
+
+/// An error the learner can fix, with the fix: printed as `error: …` then `hint: …`.
+#[derive(Debug)]
+struct Hinted {
+    error: anyhow::Error,
+    hint: String,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+fn hinted(error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted { error, hint: hint.into() })
+}
+
+/// One line `error: what: why`, then the hint when there is one.
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err:#}");
+    if let Some(hinted) = err.downcast_ref::<Hinted>() {
+        eprintln!("hint: {}", hinted.hint);
+    }
+}
+
+/// Bad command-line input: clap's one-line reason, then where to read more.
+fn usage_error(err: clap::Error) -> ExitCode {
+    if !err.use_stderr() {
+        // --help and --version are not errors.
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap renders a paragraph; keep its first one, joined into one line.
+    let rendered = err.render().to_string();
+    let first: Vec<&str> =
+        rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    eprintln!("{}", first.join(" "));
+    eprintln!("hint: see `{} run --help`", env!("CARGO_PKG_NAME"));
+    ExitCode::from(125)
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

@@ -20,7 +20,7 @@ use nix::unistd::Uid;
 // ANCHOR: cli
 /// Containers from scratch, stage 1: a new UTS namespace.
 #[derive(Parser)]
-#[command(name = "step01-uts", version)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,

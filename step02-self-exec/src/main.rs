@@ -20,7 +20,7 @@ use nix::unistd::{sethostname, Uid};
 // ANCHOR: cli
 /// Containers from scratch, stage 2: re-exec to set the hostname.
 #[derive(Parser)]
-#[command(name = "step01-uts", version)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,

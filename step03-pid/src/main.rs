@@ -21,7 +21,7 @@ use nix::unistd::{sethostname, Uid};
 // ANCHOR: cli
 /// Containers from scratch, stage 3: a PID namespace.
 #[derive(Parser)]
-#[command(name = "step01-uts", version)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,

@@ -24,7 +24,7 @@ use nix::unistd::{sethostname, Uid};
 // ANCHOR: cli
 /// Containers from scratch, stage 4: a mount namespace and chroot.
 #[derive(Parser)]
-#[command(name = "step01-uts", version)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,

@@ -25,7 +25,7 @@ use nix::unistd::{sethostname, Uid};
 // ANCHOR: cli
 /// Containers from scratch, stage 5: pivot_root and a minimal /dev.
 #[derive(Parser)]
-#[command(name = "step01-uts", version)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,

@@ -203,7 +203,9 @@ fn mount_fs(
     data: &str,
     verbose: bool,
 ) -> anyhow::Result<()> {
-    narrate(verbose, &format!("mount({fstype:?}, {target:?}, {fstype:?}, {flags:?}, {data:?})"));
+    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
+    let flag_names = names.join("|");
+    narrate(verbose, &format!("mount({fstype:?}, {target:?}, {fstype:?}, {flag_names}, {data:?})"));
     mount(Some(fstype), target, Some(fstype), flags, Some(data))
         .with_context(|| format!("mounting {fstype} on {}", target.display()))
 }

@@ -300,3 +300,62 @@ pub fn rootfs_left_as_found(stage: &Stage) {
     assert_eq!(listing(&root.join("dev")), dev);
     assert!(dev.is_empty(), "the rootfs's own /dev has entries: {dev:?}");
 }
+
+/// The cgroup directories of process `pid`, by controller, read from
+/// /proc/<pid>/cgroup the way a learner would: `N:pids:/path` on cgroup v1
+/// (under that controller's mount point), `0::/path` on v2.
+pub fn cgroup_dirs(pid: i32) -> std::collections::BTreeMap<String, std::path::PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mount_of = |wanted: &str| -> Option<std::path::PathBuf> {
+        mountinfo.lines().find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mut right = right.split(' ');
+            let (fstype, _source, options) = (right.next()?, right.next()?, right.next()?);
+            let point = left.split(' ').nth(4)?;
+            let hit = match wanted {
+                "" => fstype == "cgroup2",
+                ctrl => fstype == "cgroup" && options.split(',').any(|o| o == ctrl),
+            };
+            hit.then(|| std::path::PathBuf::from(point))
+        })
+    };
+    let mut dirs = std::collections::BTreeMap::new();
+    for line in std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap().lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) =
+            (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        for ctrl in controllers.split(',') {
+            if let Some(mount) = mount_of(ctrl) {
+                let name = if ctrl.is_empty() { "unified" } else { ctrl };
+                dirs.insert(name.to_string(), mount.join(path.trim_start_matches('/')));
+            }
+        }
+    }
+    dirs
+}
+
+/// The container cgroups named `name` below the project's parent group, in
+/// every hierarchy: what must be gone once that container has ended.
+pub fn leftover_cgroups(name: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for parent in [hierarchy.path().join("containers-from-scratch")] {
+            if let Ok(entries) = std::fs::read_dir(&parent) {
+                for entry in entries.flatten() {
+                    if entry.path().is_dir() && entry.file_name() == name {
+                        found.push(entry.path());
+                    }
+                }
+            }
+        }
+    }
+    // Pure v2: the parent sits right under /sys/fs/cgroup.
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup/containers-from-scratch") {
+        for entry in entries.flatten() {
+            if entry.path().is_dir() && entry.file_name() == name {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}

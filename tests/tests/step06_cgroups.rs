@@ -1,0 +1,258 @@
+//! step06-cgroups: --memory, --pids and --cpus, checked from the host in the
+//! cgroup files the kernel reads, on this host's layout (v1, v2 or hybrid).
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use container_tests::{checks, pids_with_argv, root_or_skip, unique, wait_for, Outcome, Stage};
+
+fn stage() -> Stage {
+    Stage::with_rootfs("step06-cgroups")
+}
+
+/// Start `run <args>` in the background, returning the runtime and the name of
+/// the cgroup it makes (`c<runtime pid>`).
+fn start(args: &[&str]) -> (Child, String) {
+    let mut cmd = stage().command(args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let name = format!("c{}", child.id());
+    (child, name)
+}
+
+fn finish(child: Child) -> Outcome {
+    let out = child.wait_with_output().unwrap();
+    let outcome = Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!outcome.stderr.contains("panicked"), "{outcome:?}");
+    outcome
+}
+
+/// A `sleep` with a duration no other test uses, to find the container's process.
+fn unique_sleep() -> String {
+    unique("30").replace('-', "").replacen("30", "30.", 1)
+}
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
+#[test]
+fn limit_files_hold_the_requested_values() {
+    if !root_or_skip("step06 limit files") {
+        return;
+    }
+    let secs = unique_sleep();
+    let (child, name) =
+        start(&["--pids", "20", "--memory", "64M", "--cpus", "0.5", "sleep", &secs]);
+    let pid =
+        wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
+            .expect("the container's sleep never appeared");
+    let dirs = checks::cgroup_dirs(pid);
+    if let Some(v2) = dirs.get("unified").filter(|d| d.join("pids.max").exists()) {
+        assert!(v2.ends_with(format!("containers-from-scratch/{name}")), "{dirs:?}");
+        assert_eq!(read(&v2.join("pids.max")), "20");
+        assert_eq!(read(&v2.join("memory.max")), "67108864");
+        assert_eq!(read(&v2.join("cpu.max")), "50000 100000");
+        if v2.join("memory.swap.max").exists() {
+            assert_eq!(read(&v2.join("memory.swap.max")), "0");
+        }
+    } else {
+        for ctrl in ["pids", "memory", "cpu"] {
+            assert!(
+                dirs[ctrl].ends_with(format!("containers-from-scratch/{name}")),
+                "{ctrl}: {dirs:?}"
+            );
+        }
+        assert_eq!(read(&dirs["pids"].join("pids.max")), "20");
+        assert_eq!(read(&dirs["memory"].join("memory.limit_in_bytes")), "67108864");
+        if dirs["memory"].join("memory.memsw.limit_in_bytes").exists() {
+            assert_eq!(read(&dirs["memory"].join("memory.memsw.limit_in_bytes")), "67108864");
+        }
+        assert_eq!(read(&dirs["cpu"].join("cpu.cfs_period_us")), "100000");
+        assert_eq!(read(&dirs["cpu"].join("cpu.cfs_quota_us")), "50000");
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    let out = finish(child);
+    assert_eq!(out.code, Some(137), "{out:?}");
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn fork_storm_is_contained() {
+    if !root_or_skip("step06 fork storm") {
+        return;
+    }
+    let script = "for i in $(seq 1 100); do sleep 3 & done; wait; echo storm over";
+    let (child, name) = start(&["--pids", "20", "sh", "-c", script]);
+    // Poll the container's process count from outside while the storm runs.
+    let mut most = 0;
+    let pids_current = |name: &str| -> Option<u64> {
+        ["/sys/fs/cgroup/pids/containers-from-scratch", "/sys/fs/cgroup/containers-from-scratch"]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(format!("{p}/{name}/pids.current")).ok())
+            .and_then(|s| s.trim().parse().ok())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < deadline {
+        if let Some(n) = pids_current(&name) {
+            most = most.max(n);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = finish(child);
+    assert!(most >= 15, "the storm never filled the cgroup ({most} processes): {out:?}");
+    assert!(most <= 20, "pids.current reached {most} under --pids 20");
+    // The first fork past the limit failed, and the shell (dash) said so and
+    // gave up; as it was PID 1, its sleeps ended with it.
+    assert!(out.stderr.contains("Cannot fork"), "{out:?}");
+    assert!(!out.stdout.contains("storm over"), "{out:?}");
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn over_the_memory_limit_is_oom_killed_and_reported() {
+    if !root_or_skip("step06 oom") {
+        return;
+    }
+    // `tail` of a file without newlines holds it all in memory.
+    let (child, name) = start(&["--memory", "32M", "tail", "/dev/zero"]);
+    let out = finish(child);
+    assert_eq!(out.code, Some(137), "{out:?}");
+    let first = out.stderr.lines().next().unwrap_or("");
+    assert!(first.starts_with("error: the container was killed for memory"), "{out:?}");
+    assert!(first.contains("--memory 32 MiB (33554432 bytes)"), "{out:?}");
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn cgroup_removed_on_every_exit_path() {
+    if !root_or_skip("step06 cleanup") {
+        return;
+    }
+    // Normal exit, a failed exec inside (127), a non-zero status.
+    for (args, code) in [
+        (&["--pids", "10", "true"][..], 0),
+        (&["--pids", "10", "no-such-command"][..], 127),
+        (&["--pids", "10", "--memory", "64M", "sh", "-c", "exit 3"][..], 3),
+    ] {
+        let (child, name) = start(args);
+        let out = finish(child);
+        assert_eq!(out.code, Some(code), "{args:?}: {out:?}");
+        assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{args:?}");
+    }
+    // Setup failure after the cgroup exists: a rootfs without /proc.
+    let empty = container_tests::target_dir().join(unique("empty-rootfs"));
+    std::fs::create_dir(&empty).unwrap();
+    let mut cmd = std::process::Command::new(stage().bin());
+    cmd.args(["run", "--rootfs", empty.to_str().unwrap(), "--pids", "10", "true"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let name = format!("c{}", child.id());
+    let out = finish(child);
+    std::fs::remove_dir(&empty).unwrap();
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.stderr.contains("error: "), "{out:?}");
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+    // The runtime told to stop: SIGTERM and SIGINT sent to it (not to the
+    // container) end the container and remove the cgroup.
+    for sig in [nix::sys::signal::SIGTERM, nix::sys::signal::SIGINT] {
+        let secs = unique_sleep();
+        let (child, name) = start(&["--pids", "10", "sleep", &secs]);
+        wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
+            .expect("the container's sleep never appeared");
+        assert_eq!(checks::leftover_cgroups(&name).len(), 1, "no cgroup while running?");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let out = finish(child);
+        assert_eq!(out.code, Some(137), "{sig}: {out:?}");
+        assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{sig}");
+        assert!(
+            pids_with_argv(&["sleep", &secs]).is_empty(),
+            "{sig}: the container outlived the runtime"
+        );
+    }
+}
+
+#[test]
+fn bad_values_are_refused_before_anything_is_created() {
+    if !root_or_skip("step06 bad values") {
+        return;
+    }
+    for bad in [
+        &["--memory", "12Q"][..],
+        &["--memory", "1k"][..],
+        &["--memory", "0"][..],
+        &["--pids", "0"][..],
+        &["--pids", "-3"][..],
+        &["--cpus", "0"][..],
+        &["--cpus", "-1"][..],
+        &["--cpus", "lots"][..],
+    ] {
+        let mut args = bad.to_vec();
+        args.push("true");
+        let (child, name) = start(&args);
+        let out = finish(child);
+        assert_eq!(out.code, Some(125), "{bad:?}: {out:?}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{bad:?}: {out:?}");
+        assert!(lines[0].starts_with("error: "), "{bad:?}: {out:?}");
+        assert!(lines[1].starts_with("hint: "), "{bad:?}: {out:?}");
+        assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{bad:?}");
+    }
+}
+
+#[test]
+fn no_flag_no_cgroup() {
+    if root_or_skip("step06 no limits") {
+        let out = stage().run(&["cat", "/proc/self/cgroup"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert!(!out.stdout.contains("containers-from-scratch"), "{out:?}");
+    }
+}
+
+#[test]
+fn earlier_lessons_hold() {
+    if root_or_skip("step06 earlier lessons") {
+        let stage = stage();
+        assert_eq!(checks::shell_pid(&stage), 1);
+        checks::hostname_flag(&stage);
+        checks::hostname_change_stays_inside(&stage);
+        checks::ps_lists_only_the_container(&stage);
+        checks::ls_root_is_the_rootfs(&stage);
+        checks::host_mounts_unchanged(&stage);
+        checks::host_mounts_unchanged_on_shared_root(&stage);
+        checks::dev_is_minimal(&stage);
+        checks::mountinfo_has_only_container_mounts(&stage);
+        assert_eq!(checks::escape(&stage), "CONFINED");
+    }
+}
+
+#[test]
+fn exit_status_propagates() {
+    if root_or_skip("step06 exit status") {
+        checks::exit_status_propagates(&stage());
+    }
+}
+
+#[test]
+fn usage_errors() {
+    if root_or_skip("step06 usage") {
+        checks::usage_errors(&stage());
+    }
+}
+
+#[test]
+fn not_root_is_refused() {
+    if root_or_skip("step06 not root") {
+        checks::not_root_is_refused(&stage());
+    }
+}
+
+#[test]
+fn bad_rootfs_is_refused() {
+    if root_or_skip("step06 bad rootfs") {
+        checks::bad_rootfs_is_refused(&stage());
+    }
+}

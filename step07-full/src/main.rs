@@ -1,0 +1,519 @@
+//! step07-full: the full runtime. On top of step06: IPC and network
+//! namespaces (`--net none|bridge`: a bridge, a veth pair and an address per
+//! container), a PID 1 of our own that forwards signals and reaps zombies, a
+//! clean environment (`-e`), and hardening: Docker's capability set minus
+//! CAP_MKNOD, no_new_privs, a read-only /sys and the /proc files runc masks.
+//!
+//! `run` creates the cgroup and allocates an address, spawns
+//! `/proc/self/exe child …` in new UTS, PID, mount, IPC and network
+//! namespaces, moves it into the cgroup and wires its network, then lets it go
+//! on: it sets the hostname, configures its interfaces, enters the rootfs,
+//! drops its privileges and becomes the container's init.
+
+mod cgroups;
+mod init;
+mod network;
+mod rootfs;
+mod security;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::prctl;
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{pipe2, sethostname, write, Pid, Uid};
+
+// ANCHOR: cli
+/// Containers from scratch, stage 7: the full runtime.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run COMMAND in a container: its own hostname, processes, mounts, IPC,
+    /// network and limits.
+    Run(RunArgs),
+    /// Internal: the re-executed runtime, already inside the new namespace.
+    #[command(hide = true)]
+    Child(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The container's hostname.
+    #[arg(long, default_value = "container")]
+    hostname: String,
+    /// The directory to use as the container's root [default: rootfs/ at the
+    /// workspace root, built on first use]
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+    /// Memory limit: 64M, 1G or bytes; at least 6M. Over it, the OOM killer.
+    #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_memory)]
+    memory: Option<u64>,
+    /// Most processes the container may have at once (pids.max).
+    #[arg(long, value_name = "N", value_parser = cgroups::parse_pids)]
+    pids: Option<u64>,
+    /// CPU time, in CPUs: 0.5 is half of one CPU's time.
+    #[arg(long, value_name = "FLOAT", value_parser = cgroups::parse_cpus)]
+    cpus: Option<f64>,
+    /// Network: `none` (only lo) or `bridge` (eth0 on the cfs0 bridge).
+    #[arg(long, value_enum, default_value_t = Net::Bridge)]
+    net: Net,
+    /// Set KEY=VALUE in the container's environment, or copy KEY from ours.
+    #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]", value_parser = init::parse_env)]
+    env: Vec<String>,
+    /// Internal: the pipe the child waits on until the runtime says go.
+    #[arg(long, hide = true)]
+    ready_fd: Option<RawFd>,
+    /// Narrate each step on stderr.
+    #[arg(long)]
+    verbose: bool,
+    /// The command and its arguments, passed through verbatim.
+    #[arg(required = true, trailing_var_arg = true)]
+    command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Net {
+    /// Only a loopback interface.
+    None,
+    /// A veth pair to the project's bridge, with an address and a default route.
+    Bridge,
+}
+// ANCHOR_END: cli
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    let result = match &cli.command {
+        Commands::Run(args) => run(args),
+        Commands::Child(args) => child(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            report(&err);
+            ExitCode::from(125)
+        }
+    }
+}
+
+// ANCHOR: run
+/// Re-execute this program as `child` in new UTS, PID, mount, IPC and network
+/// namespaces, in a cgroup with the limits asked for, wire its network, and
+/// return the exit status the runtime should exit with, as `docker run` does.
+fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    require_root()?;
+    check_hostname(&args.hostname)?;
+    // Before the PID namespace: building the default rootfs forks a script.
+    let rootfs = rootfs::resolve(args.rootfs.as_deref(), args.verbose)?;
+    // ANCHOR: cgroup
+    // No limit asked for, no cgroup. The Cgroup is removed when it is dropped,
+    // on every way out of this function.
+    let limits = cgroups::Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
+    let cgroup = match limits.is_empty() {
+        true => None,
+        false => Some(cgroups::Cgroup::create(&cgroup_name(), &limits, args.verbose)?),
+    };
+    for dir in cgroup.iter().flat_map(cgroups::Cgroup::paths) {
+        narrate(args.verbose, &format!("the container's cgroup: {}", dir.display()));
+    }
+    // An address for the container, released when `lease` is dropped.
+    let lease = match args.net {
+        Net::Bridge => Some(network::allocate(args.verbose)?),
+        Net::None => None,
+    };
+    // ANCHOR_END: cgroup
+    // Blocked from here on, and collected by `wait_for`: a SIGTERM or SIGINT
+    // sent to the runtime ends the container and still removes the cgroup.
+    let signals = forwarded_signals();
+    signals.thread_block().context("sigprocmask")?;
+    // Why not set the hostname in pre_exec, like step01 did the unshare? That
+    // closure runs between fork and exec in a copy of a possibly multi-threaded
+    // process: it may only make async-signal-safe calls — no allocation, no
+    // error messages, no locks (see `CommandExt::pre_exec`). Setting up a
+    // container is real work with real errors, so we start a fresh copy of
+    // ourselves (/proc/self/exe) inside the namespace and do the work there,
+    // in ordinary Rust. (From step03 on there is a second reason: a new PID
+    // namespace only applies to the *children* of the process that makes it.)
+    // Go hid all this from Liz Rice: `SysProcAttr.Cloneflags` passes the
+    // namespace flags straight to clone(2) when it starts the child.
+    // ANCHOR: newpid
+    // unshare(CLONE_NEWPID) does not move the caller: it picks the PID
+    // namespace of the caller's *next children*. So the runtime calls it on
+    // itself, right before it forks the child, which becomes PID 1 of the new
+    // namespace; exec keeps the PID, so the command is PID 1 too. The runtime
+    // itself stays in the host's namespace, where it can wait for its child.
+    narrate(args.verbose, "unshare(CLONE_NEWPID): our next child is PID 1");
+    unshare(CloneFlags::CLONE_NEWPID)
+        .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
+    // ANCHOR_END: newpid
+    // The child waits on this pipe until it is in its cgroup, so the limits
+    // hold from the command's first instruction.
+    let (ready_r, ready_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
+    let ready_fd = ready_r.as_raw_fd();
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg("child").args(args.to_args(&rootfs, ready_fd));
+    let flags = CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWNET;
+    unsafe {
+        cmd.pre_exec(move || {
+            // If the runtime dies, even by SIGKILL, the kernel kills the
+            // container's init, and with it the whole PID namespace.
+            prctl::set_pdeathsig(Signal::SIGKILL)?;
+            unshare(flags)?;
+            // Keep the read end open across exec (clear FD_CLOEXEC).
+            fcntl(ready_fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+            Ok(())
+        });
+    }
+    narrate(
+        args.verbose,
+        "fork(), unshare(CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET), \
+         execv(/proc/self/exe child …)",
+    );
+    let child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+            return Err(need_root(
+                anyhow::Error::new(err)
+                    .context("unshare(CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET)"),
+            ));
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
+    };
+    let pid = Pid::from_raw(child.id() as i32);
+    drop(ready_r);
+    narrate(args.verbose, &format!("child {pid} started (PID 1 inside), waiting for the go"));
+    // ANCHOR: join
+    // The host end of the veth pair lives as long as `link`: to the end.
+    let (link, go) = match prepare(pid, cgroup.as_ref(), lease.as_ref(), args.verbose) {
+        Ok(ready) => ready,
+        Err(err) => {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(err);
+        }
+    };
+    if let Some(link) = &link {
+        narrate(
+            args.verbose,
+            &format!("host end of the veth pair: {} on {}", link.name(), network::BRIDGE),
+        );
+    }
+    narrate(args.verbose, &format!("write(ready pipe, {go:?}): go on"));
+    write(&ready_w, go.as_bytes()).context("telling the child to go on")?;
+    drop(ready_w);
+    // ANCHOR_END: join
+    let status = wait_for(pid, args.verbose)?;
+    narrate(
+        args.verbose,
+        &match status {
+            WaitStatus::Signaled(_, sig, _) => format!("child killed by {sig}"),
+            WaitStatus::Exited(_, code) => format!("child exited with status {code}"),
+            _ => format!("child: {status:?}"),
+        },
+    );
+    if let Some(cgroup) = &cgroup {
+        report_oom(cgroup, &limits, status);
+    }
+    // The command's own status, or 128+N when signal N killed it.
+    Ok(match status {
+        WaitStatus::Exited(_, code) => code as u8,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as u8,
+        _ => 125,
+    })
+}
+// ANCHOR_END: run
+
+// ANCHOR: child
+/// The re-executed runtime, PID 1 of the new PID namespace: set the hostname,
+/// enter the rootfs, then replace ourselves with the command.
+fn child(args: &RunArgs) -> anyhow::Result<u8> {
+    let go = args.ready_fd.map(wait_for_go).unwrap_or_default();
+    narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
+    sethostname(&args.hostname).context("sethostname")?;
+    // Our network namespace: eth0 as the runtime said, or only lo.
+    match go.split_whitespace().collect::<Vec<_>>()[..] {
+        ["eth", peer, addr, prefix, gateway] => network::configure_container(
+            peer,
+            addr.parse().context("address")?,
+            prefix.parse().context("prefix")?,
+            gateway.parse().context("gateway")?,
+            args.verbose,
+        )?,
+        _ => network::loopback_up(args.verbose)?,
+    }
+    let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
+    rootfs::enter(rootfs, args.verbose)?;
+    // The last privileged step is done: from here on, Docker's default set.
+    security::drop_capabilities(args.verbose)?;
+    let term = std::env::var_os("TERM");
+    let env = init::container_env(&args.hostname, term, &args.env)?;
+    // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).
+    let _ = prctl::set_name(c"init");
+    init::run_init(&args.command, &env, rootfs, args.verbose)
+}
+// ANCHOR_END: child
+
+impl RunArgs {
+    /// The options again, as arguments for the re-executed `child`.
+    fn to_args(&self, rootfs: &Path, ready_fd: RawFd) -> Vec<OsString> {
+        let mut out: Vec<OsString> = vec!["--hostname".into(), self.hostname.clone().into()];
+        out.extend(["--rootfs".into(), rootfs.into()]);
+        out.extend(["--ready-fd".into(), ready_fd.to_string().into()]);
+        for env in &self.env {
+            out.extend(["--env".into(), env.into()]);
+        }
+        if self.verbose {
+            out.push("--verbose".into());
+        }
+        out.push("--".into());
+        out.extend(self.command.iter().cloned());
+        out
+    }
+}
+
+/// Refuse a hostname the kernel would refuse, before anything is created.
+fn check_hostname(name: &str) -> anyhow::Result<()> {
+    // HOST_NAME_MAX: 64 bytes on Linux (see gethostname(2)).
+    const HOST_NAME_MAX: usize = 64;
+    if name.is_empty() || name.len() > HOST_NAME_MAX {
+        return Err(hinted(
+            anyhow::anyhow!(
+                "invalid --hostname {name:?}: must be 1 to {HOST_NAME_MAX} bytes, it is {}",
+                name.len()
+            ),
+            "pick a shorter name, e.g. --hostname box",
+        ));
+    }
+    Ok(())
+}
+
+/// A failed exec, reported as `docker run` does: 127 when the command does not
+/// exist, 126 when it cannot be executed, 125 for anything else.
+fn exec_failed(program: &OsString, err: &io::Error, rootfs: &Path) -> u8 {
+    let name = program.to_string_lossy();
+    eprintln!("error: cannot run {name} in the rootfs {}: {}", rootfs.display(), io_reason(err));
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => {
+            eprintln!("hint: the rootfs holds only what scripts/build-rootfs.sh copied into it: add {name} there, or use a tool it has");
+            127
+        }
+        Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY) => {
+            eprintln!("hint: is it an executable file? (`ls -l {name}`)");
+            126
+        }
+        _ => 125,
+    }
+}
+
+/// "No such file or directory", without Rust's " (os error 2)" suffix.
+fn io_reason(err: &io::Error) -> String {
+    err.raw_os_error().map_or_else(
+        || err.to_string(),
+        |errno| nix::errno::Errno::from_raw(errno).desc().to_string(),
+    )
+}
+
+fn require_root() -> anyhow::Result<()> {
+    if Uid::effective().is_root() {
+        return Ok(());
+    }
+    Err(need_root(anyhow::anyhow!("creating a namespace needs root (CAP_SYS_ADMIN)")))
+}
+
+/// Wrap `err` with the exact command that reruns this one as root.
+fn need_root(err: anyhow::Error) -> anyhow::Error {
+    let exe = std::env::current_exe()
+        .map_or_else(|_| env!("CARGO_PKG_NAME").into(), |p| p.display().to_string());
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
+}
+
+/// Host side, with the child waiting: move it into its cgroup, wire its
+/// network, and return what to tell it (`eth PEER ADDR PREFIX GATEWAY`, or
+/// `lo` for `--net none`).
+fn prepare(
+    pid: Pid,
+    cgroup: Option<&cgroups::Cgroup>,
+    lease: Option<&network::Lease>,
+    verbose: bool,
+) -> anyhow::Result<(Option<network::HostLink>, String)> {
+    if let Some(cgroup) = cgroup {
+        cgroup.add_process(pid.as_raw())?;
+    }
+    let Some(lease) = lease else { return Ok((None, "lo\n".into())) };
+    let (link, peer) = network::connect(lease, pid.as_raw(), verbose)?;
+    let go = format!("eth {peer} {} {} {}\n", lease.addr(), lease.prefix(), lease.gateway());
+    Ok((Some(link), go))
+}
+
+/// The child blocks here until the runtime writes its go line: it is in its
+/// cgroup, its network is wired. End of file instead means the runtime failed
+/// and already said why.
+fn wait_for_go(fd: RawFd) -> String {
+    // SAFETY: the runtime passed us this fd, open across exec, for this only.
+    let mut pipe = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut go = String::new();
+    if !matches!(pipe.read_to_string(&mut go), Ok(n) if n > 0) {
+        std::process::exit(125);
+    }
+    go
+}
+
+/// A unique cgroup name: the runtime's PID is unique while it runs.
+fn cgroup_name() -> String {
+    format!("c{}", std::process::id())
+}
+
+/// Say so when the OOM killer fired in the container's cgroup.
+fn report_oom(cgroup: &cgroups::Cgroup, limits: &cgroups::Limits, status: WaitStatus) {
+    let kills = cgroup.oom_kills();
+    let Some(memory) = limits.memory.filter(|_| kills > 0) else { return };
+    let limit = format!("--memory {} MiB ({memory} bytes)", memory / (1024 * 1024));
+    // Killed itself, or a shell reporting that its child was (status 137).
+    if matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _) | WaitStatus::Exited(_, 137)) {
+        eprintln!("error: the container was killed for memory: it reached its limit of {limit}");
+        eprintln!("hint: give it more with --memory, or make it use less");
+    } else {
+        eprintln!("warning: the OOM killer killed {kills} process(es) in the container ({limit})");
+    }
+}
+
+// ANCHOR: signals
+/// The signals the runtime takes care of while the container runs.
+fn forwarded_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGCHLD] {
+        set.add(sig);
+    }
+    set
+}
+
+/// How long a container may take to stop after a forwarded signal before
+/// the runtime kills it (PID 1 ignores signals it has no handler for).
+const GRACE: Duration = Duration::from_secs(3);
+
+/// Wait for the child. The signals above are blocked and taken here one at a
+/// time with sigtimedwait(2). Ctrl-C and Ctrl-\ from the terminal
+/// (si_code SI_KERNEL) already reached the container, which is in the same
+/// foreground process group: the runtime lets the container decide. A signal
+/// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
+/// container, which is killed outright if it is still there after GRACE.
+fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
+    let signals = forwarded_signals();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(status),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(err) => return Err(err).context("waitpid"),
+        }
+        let timeout = deadline.map_or(Duration::from_secs(1), |d| d - Instant::now().min(d));
+        if let Some((sig, code)) = next_signal(&signals, timeout) {
+            if sig != Signal::SIGCHLD && code != libc::SI_KERNEL {
+                narrate(verbose, &format!("got {sig}: kill({pid}, {sig})"));
+                let _ = kill(pid, sig);
+                deadline.get_or_insert(Instant::now() + GRACE);
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            narrate(verbose, &format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
+            let _ = kill(pid, Signal::SIGKILL);
+            deadline = None;
+        }
+    }
+}
+
+/// The next pending signal of `set` and its si_code, or None after `timeout`.
+fn next_signal(set: &SigSet, timeout: Duration) -> Option<(Signal, i32)> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+    // SAFETY: valid pointers to a sigset, a siginfo_t and a timespec.
+    let sig = unsafe { libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &ts) };
+    let sig = Signal::try_from(sig).ok()?;
+    // SAFETY: sigtimedwait filled `info` when it returned a signal.
+    Some((sig, unsafe { info.assume_init() }.si_code))
+}
+// ANCHOR_END: signals
+
+fn narrate(verbose: bool, what: &str) {
+    if verbose {
+        eprintln!("[{}] {what}", env!("CARGO_PKG_NAME"));
+    }
+}
+
+/// An error the learner can fix, with the fix: printed as `error: …` then `hint: …`.
+#[derive(Debug)]
+struct Hinted {
+    error: anyhow::Error,
+    hint: String,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+fn hinted(error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted { error, hint: hint.into() })
+}
+
+/// One line `error: what: why`, then the hint when there is one.
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err:#}");
+    if let Some(hinted) = err.downcast_ref::<Hinted>() {
+        eprintln!("hint: {}", hinted.hint);
+    }
+}
+
+/// Bad command-line input: clap's one-line reason, then where to read more.
+fn usage_error(err: clap::Error) -> ExitCode {
+    if !err.use_stderr() {
+        // --help and --version are not errors.
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap renders a paragraph; keep its first one, joined into one line.
+    let rendered = err.render().to_string();
+    let first: Vec<&str> =
+        rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    eprintln!("{}", first.join(" "));
+    eprintln!("hint: see `{} run --help`", env!("CARGO_PKG_NAME"));
+    ExitCode::from(125)
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,221 @@
+//! The container's root filesystem: which directory it is, and how the child
+//! enters it (a private mount namespace, pivot_root, a fresh /proc, a minimal
+//! /dev) so that nothing of the host's mount tree is left inside.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, mkdir, mkdtemp, pivot_root};
+
+use crate::{hinted, narrate};
+
+/// `rootfs/` at the root of the workspace this binary was built from.
+fn default_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).join("rootfs")
+}
+
+// ANCHOR: resolve
+/// The rootfs to run in, as an absolute path. An explicit `--rootfs` must be
+/// an existing directory; the default one is built on first use, the way
+/// `docker run` pulls an image it does not have yet.
+pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf> {
+    let dir = match explicit {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let dir = default_dir();
+            if !dir.join(".rootfs-complete").exists() {
+                build(&dir, verbose)?;
+            }
+            dir
+        }
+    };
+    let script = default_dir().with_file_name("scripts").join("build-rootfs.sh");
+    let fix = format!("build one with `{} {}`", script.display(), dir.display());
+    match dir.metadata() {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(hinted(anyhow::anyhow!("--rootfs {}: not a directory", dir.display()), fix))
+        }
+        Err(err) => {
+            let why = crate::io_reason(&err);
+            return Err(hinted(anyhow::anyhow!("--rootfs {}: {why}", dir.display()), fix));
+        }
+    }
+    dir.canonicalize().with_context(|| format!("--rootfs {}", dir.display()))
+}
+// ANCHOR_END: resolve
+
+/// Run `scripts/build-rootfs.sh DIR`, its progress on our stderr (the
+/// container's stdout stays the command's).
+fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
+    let script = default_dir().with_file_name("scripts").join("build-rootfs.sh");
+    eprintln!(
+        "rootfs: {} does not exist yet: building it with {}",
+        dir.display(),
+        script.display()
+    );
+    narrate(verbose, &format!("bash {} {}", script.display(), dir.display()));
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?))
+        .status()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !status.success() {
+        return Err(hinted(
+            anyhow::anyhow!("building the rootfs in {} failed ({status})", dir.display()),
+            format!("run `{} {}` and read its errors", script.display(), dir.display()),
+        ));
+    }
+    Ok(())
+}
+
+// ANCHOR: enter
+/// In the child, already in its own mount namespace: make every mount private,
+/// mount /proc, /dev and a read-only /sys into the rootfs, hide what runc
+/// hides in /proc, pivot_root into it and detach the old root, so that no path
+/// leads back to the host's files.
+pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+    // systemd mounts / "shared" (mount_namespaces(7)): a new mount namespace
+    // starts as a peer of the host's, so a mount made inside would appear on
+    // the host too. MS_REC|MS_PRIVATE cuts the propagation for the whole tree
+    // before we mount anything. Go's `Unshareflags: CLONE_NEWNS` did this
+    // silently for Liz Rice; unshare(2) in Rust does not. It is also one of
+    // pivot_root(2)'s conditions: the new root's mount must not be shared.
+    narrate(verbose, "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .context("making / private (mount --make-rprivate /)")?;
+    // pivot_root(2) wants the new root to be a mount point: a plain directory
+    // is not, so bind-mount the rootfs onto itself (EINVAL otherwise).
+    narrate(verbose, &format!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC, NULL)"));
+    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .with_context(|| format!("bind-mounting {} onto itself", rootfs.display()))?;
+    mount_proc(rootfs, verbose)?;
+    mount_dev(rootfs, verbose)?;
+    // Hardening: what the container may see of the kernel, read-only or not at all.
+    crate::security::mount_sys_readonly(rootfs, verbose)?;
+    crate::security::protect_proc_and_sys(rootfs, verbose)?;
+    pivot(rootfs, verbose)
+}
+// ANCHOR_END: enter
+
+// ANCHOR: pivot
+/// Swap the root: the rootfs becomes `/`, the host's root hangs at a
+/// temporary put_old directory inside it, then is detached and the directory
+/// removed, leaving the rootfs on disk exactly as it was.
+fn pivot(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+    chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
+    // put_old must be at or under the new root (pivot_root(2)); a unique name,
+    // because other containers may be pivoting into the same rootfs right now.
+    let put_old = mkdtemp(".pivot_root.XXXXXX")
+        .with_context(|| format!("making the put_old directory in {}", rootfs.display()))?;
+    let result = pivot_and_detach(&put_old, verbose);
+    // Whatever happened, the put_old directory must not stay on the rootfs.
+    // After a successful pivot it is /<put_old>; before, it is ./<put_old>.
+    let leftover = if result.is_ok() { Path::new("/").join(&put_old) } else { put_old.clone() };
+    narrate(verbose, &format!("rmdir({leftover:?})"));
+    std::fs::remove_dir(&leftover).with_context(|| format!("rmdir {}", leftover.display()))?;
+    result
+}
+
+fn pivot_and_detach(put_old: &Path, verbose: bool) -> anyhow::Result<()> {
+    narrate(verbose, &format!("pivot_root(\".\", {put_old:?})"));
+    pivot_root(".", put_old).map_err(|err| {
+        hinted(
+            anyhow::Error::new(err).context("pivot_root"),
+            "EINVAL: the new root must be a mount point that is not shared, and put_old under it; \
+             EBUSY: something is already mounted there (see the troubleshooting appendix)",
+        )
+    })?;
+    // We are in the new root; make "/" mean it for our own cwd too.
+    chdir("/").context("chdir /")?;
+    // The old root is busy (our own executable and the host's whole tree live
+    // there), so a plain umount fails with EBUSY: MNT_DETACH unhooks it from
+    // our tree now and lets the kernel finish when it is no longer used.
+    let old = Path::new("/").join(put_old);
+    narrate(verbose, &format!("umount2({old:?}, MNT_DETACH)"));
+    umount2(&old, MntFlags::MNT_DETACH)
+        .with_context(|| format!("detaching the old root {}", old.display()))?;
+    Ok(())
+}
+// ANCHOR_END: pivot
+
+/// A proc filesystem shows the processes of the PID namespace of whoever
+/// mounts it: ours, where we are PID 1. So `ps` lists only the container.
+fn mount_proc(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+    let target = rootfs.join("proc");
+    narrate(
+        verbose,
+        &format!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)"),
+    );
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("proc"), &target, Some("proc"), flags, None::<&str>).map_err(|err| {
+        hinted(
+            anyhow::Error::new(err).context("mounting proc on /proc"),
+            format!("the rootfs needs an empty /proc directory: mkdir {}/proc", rootfs.display()),
+        )
+    })
+}
+
+// ANCHOR: dev
+/// The devices a program expects, and no others: a tmpfs on /dev with the
+/// host's harmless character devices bind-mounted in, a private devpts for
+/// terminals and a tmpfs for POSIX shared memory. No disks, so nothing inside
+/// can open the host's block devices.
+fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+    let dev = rootfs.join("dev");
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    mount_fs("tmpfs", &dev, flags, "mode=755,size=64k", verbose)?;
+    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        // Bind-mounting the host's node needs no CAP_MKNOD and works the same
+        // in a user namespace, which is why runc does it too.
+        let (host, inside) = (Path::new("/dev").join(name), dev.join(name));
+        std::fs::File::create(&inside).with_context(|| format!("creating {}", inside.display()))?;
+        narrate(verbose, &format!("mount({host:?}, {inside:?}, NULL, MS_BIND, NULL)"));
+        mount(Some(&host), &inside, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .with_context(|| format!("bind-mounting {}", host.display()))?;
+    }
+    // newinstance: the container's own pseudo-terminals, not the host's
+    // /dev/pts/* (see the kernel's Documentation/filesystems/devpts.rst).
+    mkdir_in(&dev, "pts")?;
+    let pts = "newinstance,ptmxmode=0666,mode=0620";
+    mount_fs("devpts", &dev.join("pts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, pts, verbose)?;
+    mkdir_in(&dev, "shm")?;
+    mount_fs("tmpfs", &dev.join("shm"), flags | MsFlags::MS_NODEV, "mode=1777,size=64m", verbose)?;
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(target, dev.join(link))
+            .with_context(|| format!("ln -s {target} /dev/{link}"))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: dev
+
+fn mount_fs(
+    fstype: &str,
+    target: &Path,
+    flags: MsFlags,
+    data: &str,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
+    let flag_names = names.join("|");
+    narrate(verbose, &format!("mount({fstype:?}, {target:?}, {fstype:?}, {flag_names}, {data:?})"));
+    mount(Some(fstype), target, Some(fstype), flags, Some(data))
+        .with_context(|| format!("mounting {fstype} on {}", target.display()))
+}
+
+fn mkdir_in(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    mkdir(&path, Mode::from_bits_truncate(0o755))
+        .with_context(|| format!("mkdir {}", path.display()))
+}

@@ -1,0 +1,305 @@
+//! Hardening, applied inside the container before the command runs: root in
+//! the container keeps only a few capabilities and can gain no more, and the
+//! parts of /proc and /sys that no namespace covers (they describe, or
+//! change, the whole host) are read-only or hidden. This is what Docker does
+//! by default, less its seccomp and AppArmor profiles.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use anyhow::Context;
+use nix::mount::{mount, MsFlags};
+
+use crate::narrate;
+
+/// Docker's default capability set minus CAP_MKNOD (13 caps: CHOWN
+/// DAC_OVERRIDE FSETID FOWNER NET_RAW SETGID SETUID SETFCAP SETPCAP
+/// NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE), with their numbers from
+/// <linux/capability.h> (capabilities(7) says what each allows).
+///
+/// Docker keeps CAP_MKNOD because its device cgroup stops a container from
+/// using the device nodes it makes (`mknod /dev/sda` then reading the host's
+/// disk). There is no device cgroup here, so CAP_MKNOD is dropped.
+pub const DEFAULT_CAPS: &[(&str, u32)] = &[
+    ("CAP_CHOWN", 0),
+    ("CAP_DAC_OVERRIDE", 1),
+    ("CAP_FOWNER", 3),
+    ("CAP_FSETID", 4),
+    ("CAP_KILL", 5),
+    ("CAP_SETGID", 6),
+    ("CAP_SETUID", 7),
+    ("CAP_SETPCAP", 8),
+    ("CAP_NET_BIND_SERVICE", 10),
+    ("CAP_NET_RAW", 13),
+    ("CAP_SYS_CHROOT", 18),
+    ("CAP_AUDIT_WRITE", 29),
+    ("CAP_SETFCAP", 31),
+];
+
+/// The hex mask of DEFAULT_CAPS as /proc/self/status shows it (CapBnd etc.)
+/// — for tests and the book.
+pub fn default_caps_mask() -> u64 {
+    DEFAULT_CAPS.iter().fold(0, |mask, &(_, cap)| mask | 1 << cap)
+}
+
+/// capset(2)'s arguments, from <linux/capability.h>; libc does not have them.
+/// Version 3 takes 64 capability bits as two 32-bit halves.
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapUserHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapUserData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+// ANCHOR: caps
+/// Reduce the bounding, permitted, effective, inheritable and ambient sets to
+/// DEFAULT_CAPS and set no_new_privs. Raw prctl/capset via libc (no caps
+/// crate: capset(2) with _LINUX_CAPABILITY_VERSION_3, PR_CAPBSET_DROP for
+/// each cap not kept up to CAP_LAST_CAP read from
+/// /proc/sys/kernel/cap_last_cap, PR_CAP_AMBIENT_RAISE for each kept,
+/// PR_SET_NO_NEW_PRIVS).
+pub fn drop_capabilities(verbose: bool) -> anyhow::Result<()> {
+    let keep = default_caps_mask();
+    // 1. The bounding set caps what any later execve(2) can ever grant, so a
+    //    setuid-root or file-capability program cannot bring a dropped one
+    //    back. The kernel knows caps 0..=cap_last_cap; ours may be newer
+    //    than this program, so ask it rather than hard-code the number.
+    let last = cap_last_cap()?;
+    let dropped: Vec<u32> = (0..=last).filter(|cap| keep & 1 << cap == 0).collect();
+    narrate(
+        verbose,
+        &format!(
+            "prctl(PR_CAPBSET_DROP, cap) for the {} caps of 0..={last} not kept",
+            dropped.len()
+        ),
+    );
+    for &cap in &dropped {
+        prctl(libc::PR_CAPBSET_DROP, cap.into(), 0)
+            .with_context(|| format!("prctl(PR_CAPBSET_DROP, {cap})"))?;
+    }
+    // 2. The sets this process has now. Inheritable too, because an ambient
+    //    capability must be both permitted and inheritable. (Docker now
+    //    leaves inheritable empty, since CVE-2022-24769: a process that
+    //    became non-root could regain those caps by executing a file with
+    //    inheritable file capabilities. no_new_privs, step 4, stops that.)
+    let data = [
+        CapUserData { effective: keep as u32, permitted: keep as u32, inheritable: keep as u32 },
+        CapUserData {
+            effective: (keep >> 32) as u32,
+            permitted: (keep >> 32) as u32,
+            inheritable: (keep >> 32) as u32,
+        },
+    ];
+    let header = CapUserHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0, // this thread
+    };
+    narrate(verbose, &format!("capset(v3, effective = permitted = inheritable = {keep:#x})"));
+    // SAFETY: header and data are the layout capset(2) expects, two data
+    // entries for version 3.
+    if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error()).context("capset");
+    }
+    // 3. Ambient: the caps a program keeps across execve(2) without file
+    //    capabilities, even as a non-root user (capabilities(7)).
+    narrate(verbose, "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) for each kept");
+    for &(name, cap) in DEFAULT_CAPS {
+        prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap.into())
+            .with_context(|| format!("prctl(PR_CAP_AMBIENT_RAISE, {name})"))?;
+    }
+    // 4. no_new_privs: from here on execve(2) grants nothing, to this process
+    //    or its descendants: setuid bits and file capabilities are ignored
+    //    (Documentation/userspace-api/no_new_privs.rst). Docker sets it with
+    //    `--security-opt no-new-privileges`.
+    narrate(verbose, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).context("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
+    Ok(())
+}
+// ANCHOR_END: caps
+
+/// prctl(2) with two arguments, the rest zero, as the kernel wants them.
+fn prctl(option: libc::c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: these prctl options take integers, no pointers.
+    if unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The highest capability number this kernel knows.
+fn cap_last_cap() -> anyhow::Result<u32> {
+    const PATH: &str = "/proc/sys/kernel/cap_last_cap";
+    let text = fs::read_to_string(PATH).with_context(|| format!("reading {PATH}"))?;
+    text.trim().parse().with_context(|| format!("parsing {PATH}: {:?}", text.trim()))
+}
+
+/// Docker's (runc's) `readonlyPaths`: kernel knobs the container may read
+/// but must not turn. /proc/sys is per-namespace only in part (net.*, some
+/// of kernel.*); the rest sets the whole host. /proc/sysrq-trigger reboots
+/// it with one `echo b`.
+const READONLY_PATHS: [&str; 5] =
+    ["proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger"];
+
+/// Docker's `maskedPaths`: what the host's kernel would tell any reader
+/// (/proc/kcore is the host's memory, /proc/keys its keyrings,
+/// /proc/timer_list and friends its processes' timings, /sys/firmware its
+/// firmware tables; powercap is CVE-2020-8694, the "PLATYPUS" power side
+/// channel). Most do not exist on a given kernel; those are skipped.
+const MASKED_PATHS: [&str; 12] = [
+    "proc/acpi",
+    "proc/asound",
+    "proc/interrupts",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "sys/devices/virtual/powercap",
+    "sys/firmware",
+];
+
+// ANCHOR: protect
+/// Inside the new mount namespace, after the new /proc and /sys are mounted
+/// in the container root: make /proc/sys, /proc/sysrq-trigger, /proc/irq,
+/// /proc/bus, /proc/fs read-only, and mask /proc/kcore, /proc/keys, ... and
+/// /sys/firmware (skipping paths that don't exist), as runc's
+/// maskedPaths/readonlyPaths do. `root` is the path prefix ("/" after
+/// pivot_root).
+pub fn protect_proc_and_sys(root: &Path, verbose: bool) -> anyhow::Result<()> {
+    for path in READONLY_PATHS {
+        make_readonly(&root.join(path), verbose)?;
+    }
+    for path in MASKED_PATHS {
+        mask(&root.join(path), verbose)?;
+    }
+    Ok(())
+}
+
+/// Bind `path` onto itself, then remount that bind read-only.
+fn make_readonly(path: &Path, verbose: bool) -> anyhow::Result<()> {
+    if !exists(path)? {
+        return Ok(());
+    }
+    // A bind mount gives the path a mount of its own, whose flags can then
+    // change without touching the rest of /proc. MS_REC takes along what is
+    // mounted below it. (MS_RDONLY is ignored on the bind itself: it takes a
+    // second call.)
+    narrate(verbose, &format!("mount({}, MS_BIND|MS_REC)", path.display()));
+    mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .with_context(|| format!("bind-mounting {} onto itself", path.display()))?;
+    // MS_REMOUNT|MS_BIND sets the per-mount flags to exactly those given
+    // (mount(2), "Remounting an existing mount"): any flag left out is
+    // cleared. So pass the ones /proc was mounted with, nosuid, nodev and
+    // noexec, with MS_RDONLY; relatime, the default, stays by itself. Inside a
+    // user namespace clearing them would even fail (EPERM, the flags are
+    // "locked", mount_namespaces(7)), which is why runc's readonlyPath reads
+    // them back with statfs(2) first.
+    let flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV
+        | MsFlags::MS_NOEXEC;
+    narrate(
+        verbose,
+        &format!(
+            "mount({}, MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC)",
+            path.display()
+        ),
+    );
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+        .with_context(|| format!("remounting {} read-only", path.display()))?;
+    Ok(())
+}
+
+/// Hide `path`: /dev/null over a file, an empty read-only tmpfs over a
+/// directory.
+fn mask(path: &Path, verbose: bool) -> anyhow::Result<()> {
+    if !exists(path)? {
+        return Ok(());
+    }
+    if path.is_dir() {
+        narrate(verbose, &format!("mount(tmpfs, {}, tmpfs, MS_RDONLY)", path.display()));
+        let flags =
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        mount(Some("tmpfs"), path, Some("tmpfs"), flags, None::<&str>)
+            .with_context(|| format!("mounting an empty tmpfs over {}", path.display()))?;
+    } else {
+        // The /dev/null of the current root: the container's own after
+        // pivot_root, the host's before; either reads as empty.
+        narrate(verbose, &format!("mount(/dev/null, {}, MS_BIND)", path.display()));
+        mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .with_context(|| format!("bind-mounting /dev/null over {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether `path` exists; a path this kernel does not have is skipped.
+fn exists(path: &Path) -> anyhow::Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err).with_context(|| format!("looking at {}", path.display())),
+    }
+}
+
+// ANCHOR: sysfs
+/// mount sysfs read-only at <root>/sys (MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC).
+///
+/// sysfs is tied to a network namespace: /sys/class/net lists the devices
+/// of the namespace of the process that *mounts* it. So mount it after
+/// unshare(CLONE_NEWNET), or the container sees the host's interfaces. In a
+/// user namespace the kernel goes further and refuses (EPERM) to mount sysfs
+/// at all unless that user namespace owns the caller's network namespace
+/// (fs/sysfs/mount.c, kobj_ns_current_may_mount) — a rootless runtime must
+/// create its own network namespace for it.
+/// Read-only, because most of /sys changes the host, not the container.
+pub fn mount_sys_readonly(root: &Path, verbose: bool) -> anyhow::Result<()> {
+    let target = root.join("sys");
+    fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    narrate(
+        verbose,
+        &format!(
+            "mount(sysfs, {}, sysfs, MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC)",
+            target.display()
+        ),
+    );
+    mount(Some("sysfs"), &target, Some("sysfs"), flags, None::<&str>)
+        .with_context(|| format!("mounting sysfs on {}", target.display()))?;
+    Ok(())
+}
+// ANCHOR_END: sysfs
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_caps_mask_is_dockers_without_mknod() {
+        // Docker's default CapBnd is 00000000a80425fb; CAP_MKNOD is bit 27.
+        assert_eq!(default_caps_mask(), 0xa804_25fb & !(1 << 27));
+        assert_eq!(default_caps_mask(), 0xa004_25fb);
+        assert_eq!(DEFAULT_CAPS.len(), 13);
+        assert!(DEFAULT_CAPS.iter().all(|&(name, _)| name != "CAP_MKNOD"));
+    }
+
+    #[test]
+    fn protected_paths_are_relative_to_root() {
+        // Path::join with an absolute path would drop `root`.
+        assert!(READONLY_PATHS.iter().chain(&MASKED_PATHS).all(|p| !p.starts_with('/')));
+    }
+}

@@ -1,0 +1,513 @@
+//! step07-full: IPC and network namespaces, a PID-1 init, a clean environment
+//! and hardening, each checked from outside the way a learner would; and every
+//! earlier lesson again.
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use container_tests::{checks, pids_with_argv, root_or_skip, unique, wait_for, Outcome, Stage};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+fn stage() -> Stage {
+    Stage::with_rootfs("step07-full")
+}
+
+fn stage_net_none() -> Stage {
+    let mut stage = stage();
+    stage.base.extend(["--net".to_string(), "none".to_string()]);
+    stage
+}
+
+/// A running container: the runtime, and the host PID of the container's
+/// init (the runtime's child), which names the host end of its veth pair.
+struct Running {
+    runtime: Child,
+    init: i32,
+}
+
+fn start(stage: &Stage, args: &[&str]) -> Running {
+    let mut cmd = stage.command(args);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let runtime = cmd.spawn().unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", runtime.id());
+    let init = wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&children).ok()?.split_whitespace().next()?.parse().ok()
+    })
+    .expect("the runtime never started its child");
+    Running { runtime, init }
+}
+
+fn finish(running: Running) -> Outcome {
+    let out = running.runtime.wait_with_output().unwrap();
+    let outcome = Outcome {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!outcome.stderr.contains("panicked"), "{outcome:?}");
+    outcome
+}
+
+/// The host end of a container's veth pair, named after its init's host PID.
+fn host_link_exists(init: i32) -> bool {
+    Path::new(&format!("/sys/class/net/cfs{init}")).exists()
+}
+
+/// Whether the lease file of `addr` names `pid` (runtime or container) as an owner.
+fn lease_held_by(addr: &str, pids: &[i32]) -> bool {
+    let file = format!("/run/containers-from-scratch/leases/{addr}");
+    std::fs::read_to_string(file)
+        .map(|owners| owners.split_whitespace().any(|o| pids.iter().any(|p| o == p.to_string())))
+        .unwrap_or(false)
+}
+
+/// The container's eth0 address, as `ip -4 -o addr show eth0` prints it inside.
+fn parse_addr(line: &str) -> String {
+    let cidr = line.split_whitespace().nth(3).unwrap_or_else(|| panic!("no address in {line:?}"));
+    cidr.split('/').next().unwrap().to_string()
+}
+
+/// Start a container that prints its address, then serves `reply` once on
+/// TCP port 7777 with busybox nc. Returns it with its address.
+fn start_server(reply: &str) -> (Running, String) {
+    let script = format!("ip -4 -o addr show eth0; echo {reply} | nc -l -p 7777");
+    let mut running = start(&stage(), &["sh", "-c", &script]);
+    let stdout = running.runtime.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    (running, parse_addr(&line))
+}
+
+/// Connect to addr:7777 (retrying while the server starts) and read the reply.
+fn fetch(addr: &str) -> String {
+    let sock: SocketAddr = format!("{addr}:7777").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect_timeout(&sock, Duration::from_secs(2)) {
+            Ok(mut stream) => {
+                stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut reply = String::new();
+                stream.read_to_string(&mut reply).unwrap();
+                return reply;
+            }
+            Err(err) if Instant::now() < deadline => {
+                let _ = err;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(err) => panic!("cannot connect to {sock}: {err}"),
+        }
+    }
+}
+
+#[test]
+fn ipc_objects_are_invisible_both_ways() {
+    if !root_or_skip("step07 ipc") {
+        return;
+    }
+    // A queue of the host's (ours, removed below) is not visible inside...
+    let made = Command::new("ipcmk").arg("-Q").output().unwrap();
+    let made = String::from_utf8_lossy(&made.stdout).to_string();
+    let host_id = made.trim().rsplit(' ').next().unwrap().to_string();
+    let host_ipcs = || {
+        String::from_utf8_lossy(&Command::new("ipcs").arg("-q").output().unwrap().stdout)
+            .to_string()
+    };
+    let host_key = host_ipcs()
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(host_id.as_str()))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .expect("our host queue is not listed on the host");
+    let out = stage_net_none().run(&["sh", "-c", "ipcs -q; ipcmk -Q; ipcs -q"]);
+    Command::new("ipcrm").args(["-q", &host_id]).status().unwrap();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        !out.stdout.contains(&host_key),
+        "the host's queue {host_key} is visible inside: {out:?}"
+    );
+    // ...and the one made inside is not visible on the host.
+    let inside_key = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("0x"))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .next()
+        .expect("the queue made inside is not listed inside");
+    assert!(!host_ipcs().contains(&inside_key), "{inside_key} made inside is visible on the host");
+}
+
+#[test]
+fn net_none_has_only_lo_up() {
+    if root_or_skip("step07 --net none") {
+        let out = stage_net_none().run(&["ip", "-o", "link"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "{out:?}");
+        assert!(lines[0].starts_with("1: lo: <LOOPBACK,UP,LOWER_UP>"), "{out:?}");
+    }
+}
+
+#[test]
+fn bridge_gives_eth0_an_address_and_a_default_route() {
+    if root_or_skip("step07 bridge") {
+        let out = stage().run(&["sh", "-c", "ip -4 -o addr show eth0; ip route"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let addr = parse_addr(out.stdout.lines().next().unwrap());
+        assert!(addr.starts_with("10.201.0."), "{out:?}");
+        assert!(out.stdout.contains("default via 10.201.0.1 dev eth0"), "{out:?}");
+    }
+}
+
+#[test]
+fn host_reaches_a_server_in_a_container() {
+    if !root_or_skip("step07 host->container tcp") {
+        return;
+    }
+    let (server, addr) = start_server("hello-from-the-container");
+    assert_eq!(fetch(&addr), "hello-from-the-container\n");
+    let init = server.init;
+    let out = finish(server);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!host_link_exists(init), "cfs{init} left behind");
+}
+
+#[test]
+fn containers_reach_each_other() {
+    if !root_or_skip("step07 container->container tcp") {
+        return;
+    }
+    let (server, addr) = start_server("hello-neighbour");
+    let client = stage().run(&["sh", "-c", &format!("nc -w 5 {addr} 7777 </dev/null")]);
+    assert_eq!(client.code, Some(0), "{client:?}");
+    assert_eq!(client.stdout, "hello-neighbour\n", "{client:?}");
+    let out = finish(server);
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
+fn twenty_concurrent_containers_get_distinct_addresses_and_leave_nothing() {
+    if !root_or_skip("step07 20 containers") {
+        return;
+    }
+    let running: Vec<Running> = (0..20)
+        .map(|_| start(&stage(), &["sh", "-c", "ip -4 -o addr show eth0; sleep 1"]))
+        .collect();
+    let mut seen = Vec::new();
+    for r in running {
+        let (init, runtime) = (r.init, r.runtime.id() as i32);
+        let out = finish(r);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let addr = parse_addr(out.stdout.lines().next().unwrap());
+        assert!(!host_link_exists(init), "cfs{init} left behind");
+        assert!(!lease_held_by(&addr, &[init, runtime]), "the lease of {addr} was not released");
+        seen.push(addr);
+    }
+    let mut unique_addrs = seen.clone();
+    unique_addrs.sort();
+    unique_addrs.dedup();
+    assert_eq!(unique_addrs.len(), 20, "addresses were shared: {seen:?}");
+}
+
+#[test]
+fn init_is_pid_1_and_reaps_zombies() {
+    if !root_or_skip("step07 init") {
+        return;
+    }
+    let stage = stage_net_none();
+    let out = stage.run(&["sh", "-c", "echo $$; cat /proc/1/comm"]);
+    assert_eq!(out.stdout, "2\ninit\n", "{out:?}");
+    // A backgrounded sleep in a subshell is orphaned at once and re-parented
+    // to PID 1; once it exits, only init's wait() makes it go away.
+    let script = "(sleep 0.2 &); sleep 1; ps -e -o pid=,ppid=,stat=,comm=";
+    let out = stage.run(&["sh", "-c", script]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|l| l.split_whitespace().nth(2).is_some_and(|s| s.starts_with('Z'))),
+        "a zombie: {out:?}"
+    );
+    // The orphan really was there to reap: while it lives, its parent is 1.
+    let out = stage.run(&["sh", "-c", "(sleep 2 &); sleep 0.5; ps -o ppid=,comm= -e | grep sleep"]);
+    assert!(
+        out.stdout.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "sleep"]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn signals_are_forwarded_to_the_command() {
+    if !root_or_skip("step07 signals") {
+        return;
+    }
+    // SIGUSR1 sent to the runtime reaches the command through init.
+    let script = "trap 'echo got-usr1; exit 0' USR1; echo ready; while :; do sleep 0.1; done";
+    let mut running = start(&stage_net_none(), &["sh", "-c", script]);
+    let mut stdout = BufReader::new(running.runtime.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // The runtime forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT; init forwards USR1 too.
+    kill(Pid::from_raw(running.init), Signal::SIGUSR1).unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let out = finish(running);
+    assert_eq!(rest, "got-usr1\n", "{out:?}");
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
+fn sigterm_to_the_runtime_ends_the_container_and_cleans_up() {
+    if !root_or_skip("step07 sigterm") {
+        return;
+    }
+    let secs = unique("40").replace('-', "").replacen("40", "40.", 1);
+    let running = start(&stage(), &["--pids", "50", "sleep", &secs]);
+    let runtime = Pid::from_raw(running.runtime.id() as i32);
+    wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
+        .expect("the container's sleep never appeared");
+    let init = running.init;
+    let cgroup = format!("c{runtime}");
+    assert!(host_link_exists(init));
+    let sent = Instant::now();
+    kill(runtime, Signal::SIGTERM).unwrap();
+    let out = finish(running);
+    assert!(sent.elapsed() < Duration::from_secs(5), "took {:?}", sent.elapsed());
+    // sleep has no SIGTERM handler and is not PID 1 here, so it dies of it.
+    assert_eq!(out.code, Some(128 + 15), "{out:?}");
+    assert!(pids_with_argv(&["sleep", &secs]).is_empty(), "the container outlived the runtime");
+    assert!(!host_link_exists(init), "cfs{init} left behind");
+    assert_eq!(checks::leftover_cgroups(&cgroup), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn sigkill_to_the_runtime_kills_the_container() {
+    if !root_or_skip("step07 sigkill") {
+        return;
+    }
+    let secs = unique("41").replace('-', "").replacen("41", "41.", 1);
+    let running = start(&stage(), &["sleep", &secs]);
+    wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
+        .expect("the container's sleep never appeared");
+    let init = running.init;
+    kill(Pid::from_raw(running.runtime.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = finish(running);
+    // The parent-death signal kills init; the kernel then kills the rest of
+    // its PID namespace, and with the network namespace goes the veth pair.
+    let gone = wait_for(Duration::from_secs(5), || {
+        (pids_with_argv(&["sleep", &secs]).is_empty() && !host_link_exists(init)).then_some(())
+    });
+    assert!(gone.is_some(), "the container survived its runtime's SIGKILL");
+}
+
+#[test]
+fn environment_is_clean_and_e_adds_or_copies() {
+    if !root_or_skip("step07 env") {
+        return;
+    }
+    let mut cmd = stage_net_none().command(&[
+        "--hostname",
+        "envbox",
+        "-e",
+        "GREETING=hello=world",
+        "-e",
+        "HOME=/home/override",
+        "-e",
+        "CFS_FROM_CALLER",
+        "-e",
+        "CFS_NOT_SET_ANYWHERE",
+        "env",
+    ]);
+    cmd.env_clear()
+        .env("TERM", "xterm-test")
+        .env("CFS_FROM_CALLER", "copied")
+        .env("SECRET", "host-only");
+    let out = container_tests::outcome(cmd);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let mut vars: Vec<&str> = out.stdout.lines().collect();
+    vars.sort();
+    assert_eq!(
+        vars,
+        [
+            "CFS_FROM_CALLER=copied",
+            "GREETING=hello=world",
+            "HOME=/home/override",
+            "HOSTNAME=envbox",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=xterm-test",
+        ],
+        "{out:?}"
+    );
+    let bad = stage_net_none().run_raw(&["run", "-e", "=oops", "true"]);
+    assert_eq!(bad.code, Some(125), "{bad:?}");
+}
+
+#[test]
+fn capabilities_are_dockers_default_minus_mknod() {
+    if !root_or_skip("step07 capabilities") {
+        return;
+    }
+    // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+    // NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP (capabilities(7)).
+    let bits = [0u32, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 29, 31];
+    let mask = bits.iter().fold(0u64, |m, b| m | (1 << b));
+    let expected = format!("{mask:016x}");
+    let out = stage_net_none().run(&["grep", "-E", "^(Cap|NoNewPrivs)", "/proc/self/status"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert!(out.stdout.contains(&format!("{set}:\t{expected}\n")), "{set}: {out:?}");
+    }
+    assert!(out.stdout.contains("NoNewPrivs:\t1\n"), "{out:?}");
+}
+
+#[test]
+fn hardening_blocks_mounts_kernel_knobs_and_disks() {
+    if !root_or_skip("step07 hardening") {
+        return;
+    }
+    let stage = stage_net_none();
+    let fails = |script: &str| {
+        let out = stage.run(&["sh", "-c", script]);
+        assert_ne!(out.code, Some(0), "{script:?} succeeded inside: {out:?}");
+        assert!(!out.stderr.is_empty(), "{script:?} failed silently: {out:?}");
+        out
+    };
+    let out = fails("mount -t tmpfs x /tmp");
+    assert!(out.stderr.contains("permission denied"), "{out:?}");
+    fails("echo 1 > /proc/sys/kernel/domainname");
+    fails("touch /sys/kernel/x");
+    if Path::new("/proc/sysrq-trigger").exists() {
+        fails("echo h > /proc/sysrq-trigger");
+    }
+    // The host's disk: make its device node (CAP_MKNOD is gone) and there is
+    // none in /dev to begin with.
+    let root_dev = nix::sys::stat::stat("/").unwrap().st_dev;
+    let (major, minor) = (nix::sys::stat::major(root_dev), nix::sys::stat::minor(root_dev));
+    fails(&format!("mknod /tmp/disk b {major} {minor}"));
+    let out =
+        stage.run(&["sh", "-c", "ls -l /dev | grep '^b'; cat /proc/keys /proc/timer_list | wc -c"]);
+    assert_eq!(out.stdout, "0\n", "block devices or unmasked files inside: {out:?}");
+    assert_eq!(checks::escape(&stage), "CONFINED");
+}
+
+#[test]
+fn cgroup_limits_still_hold() {
+    if !root_or_skip("step07 cgroups") {
+        return;
+    }
+    let out = stage_net_none().run(&["--pids", "20", "--memory", "32M", "tail", "/dev/zero"]);
+    assert_eq!(out.code, Some(137), "{out:?}");
+    assert!(out.stderr.starts_with("error: the container was killed for memory"), "{out:?}");
+    let out = stage_net_none().run(&["--pids", "7", "cat", "/proc/self/cgroup"]);
+    assert!(out.stdout.contains("containers-from-scratch/c"), "{out:?}");
+}
+
+#[test]
+fn interactive_bash_keeps_job_control() {
+    if !root_or_skip("step07 job control") {
+        return;
+    }
+    // A real terminal: tmux runs the container's bash; we type as a learner.
+    let socket = unique("cfs-tmux");
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux (apt-get install tmux)")
+    };
+    let cmdline = format!("{} run --net none bash", stage().bin().display());
+    let rootfs = container_tests::rootfs();
+    let cmdline = cmdline.replace(" run ", &format!(" run --rootfs {} ", rootfs.display()));
+    assert!(tmux(&["new-session", "-d", "-x", "120", "-y", "30", &cmdline]).status.success());
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).to_string();
+    let typed =
+        |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
+    let until =
+        |what: &str| wait_for(Duration::from_secs(10), || screen().contains(what).then_some(()));
+    assert!(until("#").is_some(), "no prompt: {}", screen());
+    typed(&["sleep 100", "Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    typed(&["C-c"]);
+    typed(&["echo alive-$((6*7))", "Enter"]);
+    let alive = until("alive-42");
+    let shown = screen();
+    typed(&["exit", "Enter"]);
+    let _ = wait_for(Duration::from_secs(5), || {
+        (!tmux(&["has-session"]).status.success()).then_some(())
+    });
+    let _ = tmux(&["kill-server"]);
+    assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
+}
+
+#[test]
+fn earlier_lessons_hold() {
+    if !root_or_skip("step07 earlier lessons") {
+        return;
+    }
+    let stage = stage_net_none();
+    checks::hostname_flag(&stage);
+    // Without CAP_SYS_ADMIN the container cannot even rename itself.
+    let before = container_tests::host_hostname();
+    let out = stage.run(&["hostname", "renamed"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("you must be root"), "{out:?}");
+    assert_eq!(container_tests::host_hostname(), before);
+    checks::ls_root_is_the_rootfs(&stage);
+    checks::host_mounts_unchanged(&stage);
+    checks::host_mounts_unchanged_on_shared_root(&stage);
+    checks::dev_is_minimal(&stage);
+    let masks = [
+        "/sys",
+        "/sys/firmware",
+        "/proc/bus",
+        "/proc/fs",
+        "/proc/irq",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+        "/proc/acpi",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/proc/interrupts",
+    ];
+    checks::mountinfo_has_only(&stage, &masks);
+    let out = stage.run(&["sh", "-c", "ps -e -o pid=,comm=; true"]);
+    let lines: Vec<Vec<&str>> =
+        out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines, vec![vec!["1", "init"], vec!["2", "sh"], vec!["3", "ps"]], "{out:?}");
+}
+
+#[test]
+fn exit_status_propagates() {
+    if root_or_skip("step07 exit status") {
+        checks::exit_status_propagates(&stage_net_none());
+    }
+}
+
+#[test]
+fn usage_errors() {
+    if root_or_skip("step07 usage") {
+        checks::usage_errors(&stage_net_none());
+    }
+}
+
+#[test]
+fn not_root_is_refused() {
+    if root_or_skip("step07 not root") {
+        checks::not_root_is_refused(&stage());
+    }
+}
+
+#[test]
+fn bad_rootfs_is_refused() {
+    if root_or_skip("step07 bad rootfs") {
+        checks::bad_rootfs_is_refused(&stage_net_none());
+    }
+}

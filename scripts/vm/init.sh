@@ -14,7 +14,7 @@ if [ "${1:-}" != stage2 ]; then
     # make / an ordinary mount first: bind the initramfs onto /newroot, move that mount
     # over /, and chroot into it. Nothing is copied, unlike switch_root onto a tmpfs.
     mount --bind / /newroot
-    cd /newroot
+    cd /newroot || exit 1
     mount --move . /
     exec chroot . /init stage2
 fi
@@ -35,14 +35,14 @@ hostname vmtest
 ip link set lo up
 
 : >/tmp/insmod.log
-for m in $(cat /modules/order); do
+while read -r m; do
     insmod "/modules/$m.ko" >>/tmp/insmod.log 2>&1 || echo "insmod $m failed" >>/tmp/insmod.log
-done
+done </modules/order
 
 echo # SeaBIOS leaves the cursor mid-line: start our output on a fresh line
 echo "vmtest: kernel $(uname -r), up $(cut -d' ' -f1 /proc/uptime)s, cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 # No terminal for the runtimes (as in CI): stdin is /dev/null.
-sh /checks.sh </dev/null
+sh /checks.sh </dev/null || echo "VMTEST FAIL vm/checks.sh: exited with status $? before the end"
 echo "vmtest: checks done after $(cut -d' ' -f1 /proc/uptime)s"
 dmesg | tail -n +$((boot_lines + 1)) | sed 's/^/kmsg: /'
 echo "VMTEST DONE"

@@ -94,7 +94,6 @@ pub fn run_init(
     // child's errno back through a close-on-exec pipe (closed unread when the
     // exec succeeds), so init reports it with the right exit status.
     // The child is reaped by the waitpid(-1) loop in `reap_children`, not by `Child::wait`.
-    #[allow(clippy::zombie_processes)]
     let child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => return Ok(crate::exec_failed(program, &err, rootfs)),
@@ -110,14 +109,18 @@ pub fn run_init(
     // * anything else then stays in the foreground group with the runtime:
     //   Ctrl-C reaches it straight from the terminal, and Ctrl-Z stops the
     //   whole runtime, so the host shell's `fg`/`bg` work on it.
-    // tini instead always moves the command to a new group and hands it the
-    // terminal (isolate_child in tini.c). Then Ctrl-Z stops only the
-    // command, which no shell is watching: the terminal hangs; and it takes
-    // the terminal even when started in the background.
-    // Once bash has the terminal, init is in a background group: if the
-    // terminal has `stty tostop`, a --verbose line would raise SIGTTOU, which
-    // PID 1 drops and the write retries, forever. Ignored, the write goes
-    // through (tini ignores them too). The command has its defaults already.
+    // tini instead always moves the command to a group of its own and hands
+    // it the terminal (isolate_child in tini.c). Then Ctrl-Z stops only the
+    // command, which no shell is watching: the terminal hangs until someone
+    // sends SIGCONT from elsewhere. (A TODO there also admits it may "steal"
+    // the terminal when started in the background.)
+    // Once bash has the terminal, init is in a background group. If the
+    // terminal has `stty tostop`, a --verbose line from init then sends
+    // SIGTTOU to init's whole group, the runtime included: the runtime
+    // stops, and the host shell reports the container "Stopped" and takes
+    // the terminal back from the bash inside. Ignored, the write just goes
+    // through (tini ignores both too). The command gets its defaults back
+    // in reset_signals.
     for sig in [Signal::SIGTTIN, Signal::SIGTTOU] {
         // SAFETY: SIG_IGN installs no handler code.
         unsafe { signal(sig, SigHandler::SigIgn) }.with_context(|| format!("ignoring {sig}"))?;

@@ -184,6 +184,9 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
             unshare(flags)?;
             // Keep the read end open across exec (clear FD_CLOEXEC).
             fcntl(ready_fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+            // A blocked signal stays blocked across fork and exec: unblock
+            // the ones the runtime blocked for itself.
+            SigSet::empty().thread_set_mask()?;
             Ok(())
         });
     }

@@ -150,7 +150,8 @@ fn ensure_bridge(nl: &mut Netlink, verbose: bool) -> anyhow::Result<u32> {
                 LinkAttribute::Address(BRIDGE_MAC.to_vec()),
                 LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]),
             ];
-            let what = format!("ip link add {BRIDGE} type bridge");
+            let mac = BRIDGE_MAC.map(|b| format!("{b:02x}")).join(":");
+            let what = format!("ip link add {BRIDGE} address {mac} type bridge");
             nl.call(
                 verbose,
                 &what,
@@ -281,7 +282,12 @@ fn is_stale(path: &Path, verbose: bool) -> bool {
     let text = fs::read_to_string(path).unwrap_or_default();
     let pids: Vec<u32> = text.split_whitespace().filter_map(|p| p.parse().ok()).collect();
     let stale = !pids.iter().any(|&pid| alive(pid));
-    if stale {
+    if stale && pids.is_empty() {
+        narrate(
+            verbose,
+            &format!("lease {} is empty (its writer died): reusing it", path.display()),
+        );
+    } else if stale {
         narrate(
             verbose,
             &format!("lease {} is stale (pids {pids:?} are gone): reusing it", path.display()),

@@ -223,6 +223,7 @@ fn make_readonly(path: &Path, verbose: bool) -> anyhow::Result<()> {
         .with_context(|| format!("remounting {} read-only", path.display()))?;
     Ok(())
 }
+// ANCHOR_END: protect
 
 /// Hide `path`: /dev/null over a file, an empty read-only tmpfs over a
 /// directory.

@@ -368,3 +368,18 @@ pub fn leftover_cgroups(name: &str) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// The command starts with no signal blocked or ignored: what the runtime
+/// blocked or ignored for itself must not leak into the container.
+pub fn signal_mask_is_clean(stage: &Stage) {
+    let out = stage.run(&["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]);
+    let field = |name: &str| {
+        let line = out.stdout.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    assert_eq!(field("SigBlk:"), 0, "{out:?}");
+    // HUP INT QUIT TERM CHLD TTIN TTOU: what a runtime or an init handles for
+    // itself. (Others may be ignored by whoever started the test.)
+    let own = [1, 2, 3, 15, 17, 21, 22].iter().fold(0u64, |m, s| m | 1 << (s - 1));
+    assert_eq!(field("SigIgn:") & own, 0, "{out:?}");
+}

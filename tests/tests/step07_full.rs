@@ -485,6 +485,16 @@ fn earlier_lessons_hold() {
 }
 
 #[test]
+fn signal_mask_is_clean() {
+    if root_or_skip("signal mask") {
+        checks::signal_mask_is_clean(&stage_net_none());
+        let mut limited = stage_net_none();
+        limited.base.extend(["--pids".to_string(), "10".to_string()]);
+        checks::signal_mask_is_clean(&limited);
+    }
+}
+
+#[test]
 fn exit_status_propagates() {
     if root_or_skip("step07 exit status") {
         checks::exit_status_propagates(&stage_net_none());

@@ -148,7 +148,10 @@ fn ignore_terminal_signals() -> anyhow::Result<()> {
 
 fn narrate(verbose: bool, what: &str) {
     if verbose {
-        eprintln!("[{}] {what}", env!("CARGO_PKG_NAME"));
+        // One write(2) per line: the runtime and its child narrate at the
+        // same time, and their lines must not mix.
+        let line = format!("[{}] {what}\n", env!("CARGO_PKG_NAME"));
+        let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
     }
 }
 

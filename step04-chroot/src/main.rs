@@ -142,6 +142,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 /// The re-executed runtime, PID 1 of the new PID namespace: set the hostname,
 /// enter the rootfs, then replace ourselves with the command.
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
+    refuse_outside_run()?;
     narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
@@ -151,6 +152,26 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     Ok(exec_failed(&args.command[0], &err, rootfs))
 }
 // ANCHOR_END: child
+
+/// `child` is the runtime's own second half. Started by hand, it would be in
+/// the host's namespaces and rename the host: refuse unless our UTS namespace
+/// differs from our parent's. (/proc is still the host's here, so
+/// /proc/self/stat gives the parent's PID as the host sees it.)
+fn refuse_outside_run() -> anyhow::Result<()> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
+    let uts = |pid: &str| {
+        let path = format!("/proc/{pid}/ns/uts");
+        std::fs::read_link(&path).with_context(|| format!("readlink {path}"))
+    };
+    if uts("self")? == uts(ppid.unwrap_or("1"))? {
+        return Err(hinted(
+            anyhow::anyhow!("`child` is the runtime's internal half, not a command"),
+            format!("use `{} run …`", env!("CARGO_PKG_NAME")),
+        ));
+    }
+    Ok(())
+}
 
 impl RunArgs {
     /// The options again, as arguments for the re-executed `child`.
@@ -176,7 +197,7 @@ fn check_hostname(name: &str) -> anyhow::Result<()> {
                 "invalid --hostname {name:?}: must be 1 to {HOST_NAME_MAX} bytes, it is {}",
                 name.len()
             ),
-            "pick a shorter name, e.g. --hostname box",
+            "a hostname is 1 to 64 bytes, e.g. --hostname box",
         ));
     }
     Ok(())
@@ -232,7 +253,10 @@ fn ignore_terminal_signals() -> anyhow::Result<()> {
 
 fn narrate(verbose: bool, what: &str) {
     if verbose {
-        eprintln!("[{}] {what}", env!("CARGO_PKG_NAME"));
+        // One write(2) per line: the runtime and its child narrate at the
+        // same time, and their lines must not mix.
+        let line = format!("[{}] {what}\n", env!("CARGO_PKG_NAME"));
+        let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
     }
 }
 

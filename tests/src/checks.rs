@@ -383,3 +383,13 @@ pub fn signal_mask_is_clean(stage: &Stage) {
     let own = [1, 2, 3, 15, 17, 21, 22].iter().fold(0u64, |m, s| m | 1 << (s - 1));
     assert_eq!(field("SigIgn:") & own, 0, "{out:?}");
 }
+
+/// From step02 on: the hidden `child` subcommand, typed by hand, refuses to
+/// run (it would be in the host's namespaces) and the host keeps its name.
+pub fn child_is_refused_outside_run(stage: &Stage) {
+    let before = host_hostname();
+    let out = stage.run_raw(&["child", "--hostname", "renamed-by-hand", "true"]);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    assert!(out.stderr.starts_with("error: `child` is the runtime's internal half"), "{out:?}");
+    assert_eq!(host_hostname(), before);
+}

@@ -8,11 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod checks;
+pub mod transcript;
 
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -148,6 +149,11 @@ impl Stage {
         cmd
     }
 
+    /// Start `<stage> run <base options> <args…>` in the background.
+    pub fn start(&self, args: &[&str]) -> Running {
+        Running::spawn(self.command(args))
+    }
+
     /// Run `<stage> run <base options> <args…>` to the end (or the timeout).
     pub fn run(&self, args: &[&str]) -> Outcome {
         outcome(self.command(args))
@@ -168,6 +174,15 @@ pub fn outcome(cmd: Command) -> Outcome {
         .timeout(TIMEOUT)
         .output()
         .expect("spawning the stage binary");
+    checked(out)
+}
+
+/// Wait for a runtime spawned by hand (stdout and stderr piped), checked.
+pub fn finish_child(child: std::process::Child) -> Outcome {
+    checked(child.wait_with_output().expect("waiting for the runtime"))
+}
+
+fn checked(out: std::process::Output) -> Outcome {
     let outcome = Outcome {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -176,6 +191,61 @@ pub fn outcome(cmd: Command) -> Outcome {
     assert!(!outcome.stderr.contains("panicked"), "the runtime panicked: {outcome:?}");
     assert!(!outcome.stderr.contains("RUST_BACKTRACE"), "the runtime panicked: {outcome:?}");
     outcome
+}
+
+/// A container started in the background.
+pub struct Running {
+    pub runtime: std::process::Child,
+}
+
+impl Running {
+    /// Spawn `cmd` with stdout and stderr piped.
+    pub fn spawn(mut cmd: Command) -> Running {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        Running { runtime: cmd.spawn().expect("spawning the stage binary") }
+    }
+
+    /// The host PID of the runtime's child (the container's first process),
+    /// once it has forked.
+    pub fn child_pid(&self) -> i32 {
+        let children = format!("/proc/{0}/task/{0}/children", self.runtime.id());
+        wait_for(Duration::from_secs(20), || {
+            fs::read_to_string(&children).ok()?.split_whitespace().next()?.parse().ok()
+        })
+        .expect("the runtime never started its child")
+    }
+
+    /// The cgroup the runtime makes for this container (step06 on).
+    pub fn cgroup_name(&self) -> String {
+        format!("c{}", self.runtime.id())
+    }
+
+    /// Wait for the runtime to exit.
+    pub fn finish(self) -> Outcome {
+        checked(self.runtime.wait_with_output().expect("waiting for the runtime"))
+    }
+}
+
+/// A `sleep` argument no other test uses (`30.<unique digits>`), so a test can
+/// find its own container's process by argv.
+pub fn unique_secs(whole: u32) -> String {
+    format!("{whole}.{}", unique("").replace('-', ""))
+}
+
+/// Generate one `#[test]` per name, each running `checks::<name>` on the
+/// given stage, root-gated. Used for the checks every stage keeps.
+#[macro_export]
+macro_rules! root_tests {
+    ($stage:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                if $crate::root_or_skip(concat!(module_path!(), "::", stringify!($name))) {
+                    $crate::checks::$name(&$stage);
+                }
+            }
+        )+
+    };
 }
 
 /// The PIDs (in the host's namespace) of every process whose argv is `argv`.

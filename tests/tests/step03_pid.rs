@@ -1,9 +1,19 @@
 //! step03-pid: the command is PID 1, but /proc (and so `ps`) is the host's.
-use container_tests::{checks, root_or_skip, Stage};
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use container_tests::{checks, root_or_skip, root_tests, Stage};
 
 fn stage() -> Stage {
     Stage::new("step03-pid")
 }
+
+root_tests!(stage();
+    hostname_flag,
+    hostname_change_stays_inside,
+    exit_status_propagates,
+    usage_errors,
+    not_root_is_refused,
+    child_is_refused_outside_run,
+);
 
 #[test]
 fn command_is_pid_1() {
@@ -23,40 +33,5 @@ fn ps_still_lists_the_hosts_processes() {
             "ps inside did not list the host's test process: {pids:?}"
         );
         assert!(pids.contains(&1));
-    }
-}
-
-#[test]
-fn hostname_flag_sets_the_name() {
-    if root_or_skip("step03 --hostname") {
-        checks::hostname_flag(&stage());
-    }
-}
-
-#[test]
-fn hostname_change_stays_inside() {
-    if root_or_skip("step03 hostname") {
-        checks::hostname_change_stays_inside(&stage());
-    }
-}
-
-#[test]
-fn exit_status_propagates() {
-    if root_or_skip("step03 exit status") {
-        checks::exit_status_propagates(&stage());
-    }
-}
-
-#[test]
-fn usage_errors() {
-    if root_or_skip("step03 usage") {
-        checks::usage_errors(&stage());
-    }
-}
-
-#[test]
-fn not_root_is_refused() {
-    if root_or_skip("step03 not root") {
-        checks::not_root_is_refused(&stage());
     }
 }

@@ -1,44 +1,27 @@
 //! step05-pivot-root: pivot_root, the old root detached, a minimal /dev.
-use container_tests::{checks, root_or_skip, Stage};
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use container_tests::{checks, root_or_skip, root_tests, Stage};
 
 fn stage() -> Stage {
     Stage::with_rootfs("step05-pivot-root")
 }
 
-#[test]
-fn ls_root_is_the_rootfs() {
-    if root_or_skip("step05 ls /") {
-        checks::ls_root_is_the_rootfs(&stage());
-    }
-}
-
-#[test]
-fn ps_lists_only_the_container() {
-    if root_or_skip("step05 ps") {
-        checks::ps_lists_only_the_container(&stage());
-    }
-}
-
-#[test]
-fn host_mounts_unchanged() {
-    if root_or_skip("step05 mounts") {
-        checks::host_mounts_unchanged(&stage());
-    }
-}
-
-#[test]
-fn host_mounts_unchanged_on_shared_root() {
-    if root_or_skip("step05 mounts, shared /") {
-        checks::host_mounts_unchanged_on_shared_root(&stage());
-    }
-}
-
-#[test]
-fn bad_rootfs_is_refused() {
-    if root_or_skip("step05 bad rootfs") {
-        checks::bad_rootfs_is_refused(&stage());
-    }
-}
+root_tests!(stage();
+    dev_is_minimal,
+    mountinfo_has_only_container_mounts,
+    rootfs_left_as_found,
+    ls_root_is_the_rootfs,
+    ps_lists_only_the_container,
+    host_mounts_unchanged,
+    host_mounts_unchanged_on_shared_root,
+    bad_rootfs_is_refused,
+    hostname_flag,
+    hostname_change_stays_inside,
+    exit_status_propagates,
+    usage_errors,
+    not_root_is_refused,
+    child_is_refused_outside_run,
+);
 
 #[test]
 fn chroot_escape_is_confined() {
@@ -48,53 +31,8 @@ fn chroot_escape_is_confined() {
 }
 
 #[test]
-fn dev_is_minimal() {
-    if root_or_skip("step05 /dev") {
-        checks::dev_is_minimal(&stage());
-    }
-}
-
-#[test]
-fn mountinfo_has_only_container_mounts() {
-    if root_or_skip("step05 mountinfo") {
-        checks::mountinfo_has_only_container_mounts(&stage());
-    }
-}
-
-#[test]
-fn rootfs_left_as_found() {
-    if root_or_skip("step05 rootfs on disk") {
-        checks::rootfs_left_as_found(&stage());
-    }
-}
-
-#[test]
-fn earlier_lessons_hold() {
-    if root_or_skip("step05 earlier lessons") {
-        let stage = stage();
-        assert_eq!(checks::shell_pid(&stage), 1);
-        checks::hostname_flag(&stage);
-        checks::hostname_change_stays_inside(&stage);
-    }
-}
-
-#[test]
-fn exit_status_propagates() {
-    if root_or_skip("step05 exit status") {
-        checks::exit_status_propagates(&stage());
-    }
-}
-
-#[test]
-fn usage_errors() {
-    if root_or_skip("step05 usage") {
-        checks::usage_errors(&stage());
-    }
-}
-
-#[test]
-fn not_root_is_refused() {
-    if root_or_skip("step05 not root") {
-        checks::not_root_is_refused(&stage());
+fn command_is_still_pid_1() {
+    if root_or_skip("step05 pid 1") {
+        assert_eq!(checks::shell_pid(&stage()), 1);
     }
 }

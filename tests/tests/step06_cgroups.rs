@@ -1,38 +1,17 @@
 //! step06-cgroups: --memory, --pids and --cpus, checked from the host in the
 //! cgroup files the kernel reads, on this host's layout (v1, v2 or hybrid).
-use std::process::{Child, Stdio};
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 
-use container_tests::{checks, pids_with_argv, root_or_skip, unique, wait_for, Outcome, Stage};
+use container_tests::{
+    checks, finish_child, pids_with_argv, root_or_skip, root_tests, unique, unique_secs, wait_for,
+    Running, Stage,
+};
 
 fn stage() -> Stage {
     Stage::with_rootfs("step06-cgroups")
-}
-
-/// Start `run <args>` in the background, returning the runtime and the name of
-/// the cgroup it makes (`c<runtime pid>`).
-fn start(args: &[&str]) -> (Child, String) {
-    let mut cmd = stage().command(args);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let name = format!("c{}", child.id());
-    (child, name)
-}
-
-fn finish(child: Child) -> Outcome {
-    let out = child.wait_with_output().unwrap();
-    let outcome = Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!outcome.stderr.contains("panicked"), "{outcome:?}");
-    outcome
-}
-
-/// A `sleep` with a duration no other test uses, to find the container's process.
-fn unique_sleep() -> String {
-    unique("30").replace('-', "").replacen("30", "30.", 1)
 }
 
 fn read(path: &std::path::Path) -> String {
@@ -44,15 +23,16 @@ fn limit_files_hold_the_requested_values() {
     if !root_or_skip("step06 limit files") {
         return;
     }
-    let secs = unique_sleep();
-    let (child, name) =
-        start(&["--pids", "20", "--memory", "64M", "--cpus", "0.5", "sleep", &secs]);
+    let secs = unique_secs(30);
+    let running =
+        stage().start(&["--pids", "20", "--memory", "64M", "--cpus", "0.5", "sleep", &secs]);
+    let name = running.cgroup_name();
     let pid =
         wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
             .expect("the container's sleep never appeared");
     let dirs = checks::cgroup_dirs(pid);
     if let Some(v2) = dirs.get("unified").filter(|d| d.join("pids.max").exists()) {
-        assert!(v2.ends_with(format!("containers-from-scratch/{name}")), "{dirs:?}");
+        assert!(v2.ends_with(format!("containers-from-scratch/{name}").as_str()), "{dirs:?}");
         assert_eq!(read(&v2.join("pids.max")), "20");
         assert_eq!(read(&v2.join("memory.max")), "67108864");
         assert_eq!(read(&v2.join("cpu.max")), "50000 100000");
@@ -62,7 +42,7 @@ fn limit_files_hold_the_requested_values() {
     } else {
         for ctrl in ["pids", "memory", "cpu"] {
             assert!(
-                dirs[ctrl].ends_with(format!("containers-from-scratch/{name}")),
+                dirs[ctrl].ends_with(format!("containers-from-scratch/{name}").as_str()),
                 "{ctrl}: {dirs:?}"
             );
         }
@@ -75,9 +55,9 @@ fn limit_files_hold_the_requested_values() {
         assert_eq!(read(&dirs["cpu"].join("cpu.cfs_quota_us")), "50000");
     }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
-    let out = finish(child);
+    let out = running.finish();
     assert_eq!(out.code, Some(137), "{out:?}");
-    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new());
 }
 
 #[test]
@@ -89,7 +69,8 @@ fn fork_storm_is_contained() {
     // and the sleeps it did start live on under PID 1, which then becomes a
     // `sleep` itself (exec, no fork: there is no room for one).
     let script = "(for i in $(seq 1 100); do sleep 3 & done); echo survived; exec sleep 2";
-    let (child, name) = start(&["--pids", "20", "sh", "-c", script]);
+    let running = stage().start(&["--pids", "20", "sh", "-c", script]);
+    let name = running.cgroup_name();
     // Poll the container's process count from outside while the storm runs.
     let mut most = 0;
     let pids_current = |name: &str| -> Option<u64> {
@@ -105,14 +86,14 @@ fn fork_storm_is_contained() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = finish(child);
+    let out = running.finish();
     assert!(most >= 15, "the storm never filled the cgroup ({most} processes): {out:?}");
     assert!(most <= 20, "pids.current reached {most} under --pids 20");
     // The first fork past the limit failed, and the subshell said so.
     assert!(out.stderr.contains("Cannot fork"), "{out:?}");
     assert_eq!(out.stdout, "survived\n", "{out:?}");
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new());
 }
 
 #[test]
@@ -121,13 +102,14 @@ fn over_the_memory_limit_is_oom_killed_and_reported() {
         return;
     }
     // `tail` of a file without newlines holds it all in memory.
-    let (child, name) = start(&["--memory", "32M", "tail", "/dev/zero"]);
-    let out = finish(child);
+    let running = stage().start(&["--memory", "32M", "tail", "/dev/zero"]);
+    let name = running.cgroup_name();
+    let out = running.finish();
     assert_eq!(out.code, Some(137), "{out:?}");
     let first = out.stderr.lines().next().unwrap_or("");
     assert!(first.starts_with("error: the container was killed for memory"), "{out:?}");
     assert!(first.contains("--memory 32 MiB (33554432 bytes)"), "{out:?}");
-    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new());
 }
 
 #[test]
@@ -141,36 +123,38 @@ fn cgroup_removed_on_every_exit_path() {
         (&["--pids", "10", "no-such-command"][..], 127),
         (&["--pids", "10", "--memory", "64M", "sh", "-c", "exit 3"][..], 3),
     ] {
-        let (child, name) = start(args);
-        let out = finish(child);
+        let running = stage().start(args);
+        let name = running.cgroup_name();
+        let out = running.finish();
         assert_eq!(out.code, Some(code), "{args:?}: {out:?}");
-        assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{args:?}");
+        assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new(), "{args:?}");
     }
     // Setup failure after the cgroup exists: a rootfs without /proc.
     let empty = container_tests::target_dir().join(unique("empty-rootfs"));
     std::fs::create_dir(&empty).unwrap();
     let mut cmd = std::process::Command::new(stage().bin());
     cmd.args(["run", "--rootfs", empty.to_str().unwrap(), "--pids", "10", "true"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let name = format!("c{}", child.id());
-    let out = finish(child);
+    let running = Running::spawn(cmd);
+    let name = running.cgroup_name();
+    let out = running.finish();
     std::fs::remove_dir(&empty).unwrap();
     assert_eq!(out.code, Some(125), "{out:?}");
     assert!(out.stderr.contains("error: "), "{out:?}");
-    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new());
     // The runtime told to stop: SIGTERM and SIGINT sent to it (not to the
     // container) end the container and remove the cgroup.
     for sig in [nix::sys::signal::SIGTERM, nix::sys::signal::SIGINT] {
-        let secs = unique_sleep();
-        let (child, name) = start(&["--pids", "10", "sleep", &secs]);
+        let secs = unique_secs(30);
+        let running = stage().start(&["--pids", "10", "sleep", &secs]);
+        let name = running.cgroup_name();
         wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
             .expect("the container's sleep never appeared");
         assert_eq!(checks::leftover_cgroups(&name).len(), 1, "no cgroup while running?");
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
-        let out = finish(child);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(running.runtime.id() as i32), sig)
+            .unwrap();
+        let out = running.finish();
         assert_eq!(out.code, Some(137), "{sig}: {out:?}");
-        assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{sig}");
+        assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new(), "{sig}");
         assert!(
             pids_with_argv(&["sleep", &secs]).is_empty(),
             "{sig}: the container outlived the runtime"
@@ -195,14 +179,17 @@ fn bad_values_are_refused_before_anything_is_created() {
     ] {
         let mut args = bad.to_vec();
         args.push("true");
-        let (child, name) = start(&args);
-        let out = finish(child);
+        let mut cmd = stage().command(&args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        let name = format!("c{}", child.id());
+        let out = finish_child(child);
         assert_eq!(out.code, Some(125), "{bad:?}: {out:?}");
         let lines: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(lines.len(), 2, "{bad:?}: {out:?}");
         assert!(lines[0].starts_with("error: "), "{bad:?}: {out:?}");
         assert!(lines[1].starts_with("hint: "), "{bad:?}: {out:?}");
-        assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{bad:?}");
+        assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new(), "{bad:?}");
     }
 }
 
@@ -234,7 +221,7 @@ fn earlier_lessons_hold() {
 
 #[test]
 fn signal_mask_is_clean() {
-    if root_or_skip("signal mask") {
+    if root_or_skip("step06 signal mask") {
         checks::signal_mask_is_clean(&stage());
         let mut limited = stage();
         limited.base.extend(["--pids".to_string(), "10".to_string()]);
@@ -242,30 +229,4 @@ fn signal_mask_is_clean() {
     }
 }
 
-#[test]
-fn exit_status_propagates() {
-    if root_or_skip("step06 exit status") {
-        checks::exit_status_propagates(&stage());
-    }
-}
-
-#[test]
-fn usage_errors() {
-    if root_or_skip("step06 usage") {
-        checks::usage_errors(&stage());
-    }
-}
-
-#[test]
-fn not_root_is_refused() {
-    if root_or_skip("step06 not root") {
-        checks::not_root_is_refused(&stage());
-    }
-}
-
-#[test]
-fn bad_rootfs_is_refused() {
-    if root_or_skip("step06 bad rootfs") {
-        checks::bad_rootfs_is_refused(&stage());
-    }
-}
+root_tests!(stage(); exit_status_propagates, usage_errors, not_root_is_refused, bad_rootfs_is_refused, child_is_refused_outside_run);

@@ -1,13 +1,16 @@
 //! step07-full: IPC and network namespaces, a PID-1 init, a clean environment
 //! and hardening, each checked from outside the way a learner would; and every
 //! earlier lesson again.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use container_tests::{checks, pids_with_argv, root_or_skip, unique, wait_for, Outcome, Stage};
+use container_tests::{
+    checks, pids_with_argv, root_or_skip, root_tests, unique, unique_secs, wait_for, Running, Stage,
+};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -19,36 +22,6 @@ fn stage_net_none() -> Stage {
     let mut stage = stage();
     stage.base.extend(["--net".to_string(), "none".to_string()]);
     stage
-}
-
-/// A running container: the runtime, and the host PID of the container's
-/// init (the runtime's child), which names the host end of its veth pair.
-struct Running {
-    runtime: Child,
-    init: i32,
-}
-
-fn start(stage: &Stage, args: &[&str]) -> Running {
-    let mut cmd = stage.command(args);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let runtime = cmd.spawn().unwrap();
-    let children = format!("/proc/{0}/task/{0}/children", runtime.id());
-    let init = wait_for(Duration::from_secs(20), || {
-        std::fs::read_to_string(&children).ok()?.split_whitespace().next()?.parse().ok()
-    })
-    .expect("the runtime never started its child");
-    Running { runtime, init }
-}
-
-fn finish(running: Running) -> Outcome {
-    let out = running.runtime.wait_with_output().unwrap();
-    let outcome = Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!outcome.stderr.contains("panicked"), "{outcome:?}");
-    outcome
 }
 
 /// The host end of a container's veth pair, named after its init's host PID.
@@ -74,7 +47,7 @@ fn parse_addr(line: &str) -> String {
 /// TCP port 7777 with busybox nc. Returns it with its address.
 fn start_server(reply: &str) -> (Running, String) {
     let script = format!("ip -4 -o addr show eth0; echo {reply} | nc -l -p 7777");
-    let mut running = start(&stage(), &["sh", "-c", &script]);
+    let mut running = stage().start(&["sh", "-c", &script]);
     let stdout = running.runtime.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -167,8 +140,8 @@ fn host_reaches_a_server_in_a_container() {
     }
     let (server, addr) = start_server("hello-from-the-container");
     assert_eq!(fetch(&addr), "hello-from-the-container\n");
-    let init = server.init;
-    let out = finish(server);
+    let init = server.child_pid();
+    let out = server.finish();
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(!host_link_exists(init), "cfs{init} left behind");
 }
@@ -182,7 +155,7 @@ fn containers_reach_each_other() {
     let client = stage().run(&["sh", "-c", &format!("nc -w 5 {addr} 7777 </dev/null")]);
     assert_eq!(client.code, Some(0), "{client:?}");
     assert_eq!(client.stdout, "hello-neighbour\n", "{client:?}");
-    let out = finish(server);
+    let out = server.finish();
     assert_eq!(out.code, Some(0), "{out:?}");
 }
 
@@ -191,13 +164,18 @@ fn twenty_concurrent_containers_get_distinct_addresses_and_leave_nothing() {
     if !root_or_skip("step07 20 containers") {
         return;
     }
-    let running: Vec<Running> = (0..20)
-        .map(|_| start(&stage(), &["sh", "-c", "ip -4 -o addr show eth0; sleep 1"]))
+    // Each container's init PID names its host veth: note it while it runs.
+    let running: Vec<(Running, i32)> = (0..20)
+        .map(|_| {
+            let r = stage().start(&["sh", "-c", "ip -4 -o addr show eth0; sleep 1"]);
+            let init = r.child_pid();
+            (r, init)
+        })
         .collect();
     let mut seen = Vec::new();
-    for r in running {
-        let (init, runtime) = (r.init, r.runtime.id() as i32);
-        let out = finish(r);
+    for (r, init) in running {
+        let runtime = r.runtime.id() as i32;
+        let out = r.finish();
         assert_eq!(out.code, Some(0), "{out:?}");
         let addr = parse_addr(out.stdout.lines().next().unwrap());
         assert!(!host_link_exists(init), "cfs{init} left behind");
@@ -244,16 +222,16 @@ fn signals_are_forwarded_to_the_command() {
     }
     // SIGUSR1 sent to the runtime reaches the command through init.
     let script = "trap 'echo got-usr1; exit 0' USR1; echo ready; while :; do sleep 0.1; done";
-    let mut running = start(&stage_net_none(), &["sh", "-c", script]);
+    let mut running = stage_net_none().start(&["sh", "-c", script]);
     let mut stdout = BufReader::new(running.runtime.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
     // The runtime forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT; init forwards USR1 too.
-    kill(Pid::from_raw(running.init), Signal::SIGUSR1).unwrap();
+    kill(Pid::from_raw(running.child_pid()), Signal::SIGUSR1).unwrap();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    let out = finish(running);
+    let out = running.finish();
     assert_eq!(rest, "got-usr1\n", "{out:?}");
     assert_eq!(out.code, Some(0), "{out:?}");
 }
@@ -263,17 +241,17 @@ fn sigterm_to_the_runtime_ends_the_container_and_cleans_up() {
     if !root_or_skip("step07 sigterm") {
         return;
     }
-    let secs = unique("40").replace('-', "").replacen("40", "40.", 1);
-    let running = start(&stage(), &["--pids", "50", "sleep", &secs]);
+    let secs = unique_secs(40);
+    let running = stage().start(&["--pids", "50", "sleep", &secs]);
     let runtime = Pid::from_raw(running.runtime.id() as i32);
     wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
         .expect("the container's sleep never appeared");
-    let init = running.init;
+    let init = running.child_pid();
     let cgroup = format!("c{runtime}");
     assert!(host_link_exists(init));
     let sent = Instant::now();
     kill(runtime, Signal::SIGTERM).unwrap();
-    let out = finish(running);
+    let out = running.finish();
     assert!(sent.elapsed() < Duration::from_secs(5), "took {:?}", sent.elapsed());
     // sleep has no SIGTERM handler and is not PID 1 here, so it dies of it.
     assert_eq!(out.code, Some(128 + 15), "{out:?}");
@@ -287,13 +265,13 @@ fn sigkill_to_the_runtime_kills_the_container() {
     if !root_or_skip("step07 sigkill") {
         return;
     }
-    let secs = unique("41").replace('-', "").replacen("41", "41.", 1);
-    let running = start(&stage(), &["sleep", &secs]);
+    let secs = unique_secs(41);
+    let running = stage().start(&["sleep", &secs]);
     wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
         .expect("the container's sleep never appeared");
-    let init = running.init;
+    let init = running.child_pid();
     kill(Pid::from_raw(running.runtime.id() as i32), Signal::SIGKILL).unwrap();
-    let _ = finish(running);
+    let _ = running.finish();
     // The parent-death signal kills init; the kernel then kills the rest of
     // its PID namespace, and with the network namespace goes the veth pair.
     let gone = wait_for(Duration::from_secs(5), || {
@@ -494,30 +472,5 @@ fn signal_mask_is_clean() {
     }
 }
 
-#[test]
-fn exit_status_propagates() {
-    if root_or_skip("step07 exit status") {
-        checks::exit_status_propagates(&stage_net_none());
-    }
-}
-
-#[test]
-fn usage_errors() {
-    if root_or_skip("step07 usage") {
-        checks::usage_errors(&stage_net_none());
-    }
-}
-
-#[test]
-fn not_root_is_refused() {
-    if root_or_skip("step07 not root") {
-        checks::not_root_is_refused(&stage());
-    }
-}
-
-#[test]
-fn bad_rootfs_is_refused() {
-    if root_or_skip("step07 bad rootfs") {
-        checks::bad_rootfs_is_refused(&stage_net_none());
-    }
-}
+root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused);
+root_tests!(stage(); not_root_is_refused, child_is_refused_outside_run);

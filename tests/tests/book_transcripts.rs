@@ -1,0 +1,298 @@
+//! The book's "try it" transcripts agree with the binaries: every ```console
+//! block in book/src is run against the real stage binaries and its output
+//! compared line by line (see `container_tests::transcript` for the format), so
+//! the book and the program cannot disagree.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use container_tests::transcript::{self, Mode};
+use container_tests::{host_hostname, root_or_skip, workspace_root, Stage, TIMEOUT};
+
+/// Every markdown file under book/src, in name order.
+fn chapters() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&workspace_root().join("book/src"), &mut out);
+    out
+}
+
+/// The stage crates at the workspace root: step01-uts, step02-self-exec, …
+fn stage_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace_root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("step") && workspace_root().join(n).join("Cargo.toml").is_file())
+        .collect();
+    names.sort();
+    names
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(workspace_root()).unwrap_or(path).display().to_string()
+}
+
+/// Every block of every chapter, or the list of format problems.
+fn all_blocks() -> Vec<(PathBuf, transcript::Block)> {
+    let mut blocks = Vec::new();
+    let mut problems = Vec::new();
+    for path in chapters() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        match transcript::parse(&text) {
+            Ok(found) => blocks.extend(found.into_iter().map(|b| (path.clone(), b))),
+            Err(errors) => problems.extend(
+                errors
+                    .into_iter()
+                    .map(|e| format!("{}:{}: {}", relative(&path), e.line, e.message)),
+            ),
+        }
+    }
+    assert!(problems.is_empty(), "malformed transcripts in the book:\n{}", problems.join("\n"));
+    blocks
+}
+
+/// Not root-gated: the markers, the blocks and the commands are well formed,
+/// and there is something to check.
+#[test]
+fn transcripts_are_well_formed() {
+    let stages = stage_names();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (path, block) in all_blocks() {
+        if matches!(block.mode, Mode::Unchecked(_)) {
+            continue;
+        }
+        for step in &block.steps {
+            checked += 1;
+            if let Err(e) = transcript::rewrite(&step.command, &stages, |n| PathBuf::from(n)) {
+                problems.push(format!("{}:{}: {e}", relative(&path), step.line));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked > 0, "no checked transcript found under book/src");
+}
+
+/// Root-gated: run every checked command and compare its output.
+#[test]
+fn transcripts_match_the_binaries() {
+    if !root_or_skip("book transcripts") {
+        return;
+    }
+    let stages = stage_names();
+    // The harness builds the stage binaries (once) and says where they are.
+    let bins: Vec<(String, PathBuf)> = stages
+        .iter()
+        .map(|n| (n.clone(), Stage::new(Box::leak(n.clone().into_boxed_str())).bin()))
+        .collect();
+    let bin = |name: &str| bins.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()).unwrap();
+    let hostname = host_hostname();
+    let root = workspace_root();
+    let (mut commands, mut blocks, mut unchecked) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for (path, block) in all_blocks() {
+        if matches!(block.mode, Mode::Unchecked(_)) {
+            unchecked += 1;
+            continue;
+        }
+        blocks += 1;
+        for step in &block.steps {
+            commands += 1;
+            let place = format!("{}:{}: $ {}", relative(&path), step.line, step.command);
+            let script = match transcript::rewrite(&step.command, &stages, bin) {
+                Ok(s) => s,
+                Err(e) => {
+                    failures.push(format!("{place}\n  {e}"));
+                    continue;
+                }
+            };
+            // Output that two processes print at once (any-order blocks) can
+            // also interleave within a line, for as long as a program writes a
+            // line in several pieces: such a block gets three tries.
+            let tries = if matches!(block.mode, Mode::AnyOrder(_)) { 3 } else { 1 };
+            let mut last = None;
+            for _ in 0..tries {
+                last = check_step(step, &block.mode, &script, &root, &hostname);
+                assert_eq!(host_hostname(), hostname, "{place}: changed the host's hostname");
+                if last.is_none() {
+                    break;
+                }
+            }
+            if let Some(problem) = last {
+                failures.push(format!(
+                    "{place}
+  ran: {script}
+{problem}"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "book transcripts: {commands} commands in {blocks} blocks checked, {unchecked} blocks unchecked"
+    );
+    assert!(commands > 0, "no checked transcript found under book/src");
+    assert!(
+        failures.is_empty(),
+        "{} of {commands} book transcript commands disagree with the program:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Run one command and compare its output: `None` when the book is right.
+fn check_step(
+    step: &transcript::Step,
+    mode: &Mode,
+    script: &str,
+    root: &Path,
+    hostname: &str,
+) -> Option<String> {
+    let ran = match transcript::run(script, root, TIMEOUT) {
+        Ok(ran) => ran,
+        Err(e) => return Some(format!("  could not run it: {e}")),
+    };
+    if ran.timed_out {
+        return Some(format!("  timed out after {TIMEOUT:?}; it printed:\n{}", ran.output));
+    }
+    let actual: Vec<String> = ran.output.lines().map(str::to_string).collect();
+    transcript::compare(&step.expected, &actual, mode, hostname)
+        .map(|diff| format!("  (- the book says, + the program printed)\n{diff}"))
+}
+
+// The checker's own tests: it must fail when the book is wrong.
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::to_string).collect()
+}
+
+fn agree(expected: &str, actual: &str) -> bool {
+    transcript::compare(&lines(expected), &lines(actual), &Mode::Ordered, "myhost").is_none()
+}
+
+#[test]
+fn placeholders_match_only_what_varies() {
+    assert!(agree("child <PID> started", "child 4242 started"));
+    assert!(!agree("child <PID> started", "child  started"));
+    assert!(!agree("child <PID> started", "child 12a started"));
+    assert!(agree("<N> processes", "87 processes"));
+    assert!(agree("at <ADDR>", "at 0x7ffd3a2c"));
+    assert!(agree("at <ADDR>", "at deadbeef"));
+    assert!(!agree("at <ADDR>", "at nowhere"));
+    assert!(agree("sudo <ANY>/target/debug/x run", "sudo /home/me/w/target/debug/x run"));
+    assert!(transcript::line_matches("<ANY>", "", "h"));
+    assert!(agree("host is <HOSTNAME>", "host is myhost"));
+    assert!(!agree("host is <HOSTNAME>", "host is box"));
+    assert!(agree("a <b> c", "a <b> c"));
+    assert!(agree("trailing  ", "trailing"));
+}
+
+#[test]
+fn dots_match_any_number_of_lines() {
+    assert!(agree("first\n<...>\nlast", "first\nlast"));
+    assert!(agree("first\n<...>\nlast", "first\n2\n3\nlast"));
+    assert!(agree("<...>", ""));
+    assert!(!agree("first\n<...>\nlast", "first\n2\n3"));
+    assert!(!agree("first\nlast", "first\n2\nlast"));
+}
+
+#[test]
+fn a_wrong_transcript_fails_with_a_diff() {
+    let md = "# Chapter\n\n```console\n$ echo hello; echo world\nhello\nmoon\n```\n";
+    let blocks = transcript::parse(md).unwrap();
+    let step = &blocks[0].steps[0];
+    assert_eq!(step.line, 4);
+    let ran = transcript::run(&step.command, Path::new("/"), TIMEOUT).unwrap();
+    assert_eq!(ran.status, Some(0));
+    let actual = lines(&ran.output);
+    let diff = transcript::compare(&step.expected, &actual, &blocks[0].mode, "h")
+        .expect("a wrong transcript passed");
+    assert_eq!(diff, "  hello\n- moon\n+ world\n");
+}
+
+#[test]
+fn stdout_and_stderr_are_compared_together() {
+    let ran =
+        transcript::run("echo out; echo err >&2; echo out2", Path::new("/"), TIMEOUT).unwrap();
+    assert_eq!(ran.output, "out\nerr\nout2\n");
+}
+
+#[test]
+fn any_order_blocks_ignore_order_but_not_content() {
+    let mode = Mode::AnyOrder("test".into());
+    let cmp = |e: &str, a: &str| transcript::compare(&lines(e), &lines(a), &mode, "h");
+    assert!(cmp("a\nchild <PID>\nb", "b\na\nchild 7").is_none());
+    assert!(cmp("a\nb", "a\nb\nc").is_some());
+    assert!(cmp("a\nb", "a").is_some());
+}
+
+#[test]
+fn markers_and_blocks_are_validated() {
+    let ok = "<!-- transcript: unchecked: needs a second terminal -->\n\n```console\n$ x\n```\n";
+    let blocks = transcript::parse(ok).unwrap();
+    assert_eq!(blocks[0].mode, Mode::Unchecked("needs a second terminal".into()));
+    for bad in [
+        "<!-- transcript: unchecked -->\n```console\n$ x\n```\n",
+        "<!-- transcript: unchecked: -->\n```console\n$ x\n```\n",
+        "<!-- transcript: sometimes: why -->\n```console\n$ x\n```\n",
+        "<!-- transcript: unchecked: why -->\nsome prose\n```console\n$ x\n```\n",
+        "<!-- transcript: unchecked: why -->\n```rust\nfn x() {}\n```\n",
+        "```console\nno command here\n```\n",
+        "```console\n$ x\n",
+    ] {
+        assert!(transcript::parse(bad).is_err(), "accepted: {bad:?}");
+    }
+    // `$ ` inside another kind of block is not a transcript.
+    assert!(transcript::parse("```sh\n$ x\n```\n").unwrap().is_empty());
+    // A command may continue over lines ending in a backslash.
+    let cont = transcript::parse("```console\n$ echo a \\\n  b\na b\n```\n").unwrap();
+    assert_eq!(cont[0].steps[0].command, "echo a   b");
+    assert_eq!(cont[0].steps[0].expected, vec!["a b"]);
+}
+
+#[test]
+fn commands_use_the_built_binary_and_never_cargo() {
+    let stages = vec!["step01-uts".to_string()];
+    let bin = |n: &str| PathBuf::from("/w/target/debug").join(n);
+    let rw = |c: &str| transcript::rewrite(c, &stages, bin);
+    assert_eq!(
+        rw("cargo run -q -p step01-uts -- run hostname").unwrap(),
+        "/w/target/debug/step01-uts run hostname"
+    );
+    assert_eq!(
+        rw("hostname; cargo run -q -p step01-uts -- run true && hostname").unwrap(),
+        "hostname; /w/target/debug/step01-uts run true && hostname"
+    );
+    assert_eq!(
+        rw("setpriv --reuid=nobody target/debug/step01-uts run x").unwrap(),
+        "setpriv --reuid=nobody /w/target/debug/step01-uts run x"
+    );
+    assert_eq!(rw("./target/debug/step01-uts run x").unwrap(), "/w/target/debug/step01-uts run x");
+    assert!(rw("cargo run -p step01-uts -- run x").is_err());
+    assert!(rw("cargo run -q -p step09-nope -- run x").is_err());
+    assert!(rw("cargo run -q -p step01-uts run x").is_err());
+    assert!(rw("cargo build").is_err());
+}
+
+#[test]
+fn a_command_that_hangs_is_killed_with_its_children() {
+    let started = std::time::Instant::now();
+    let ran =
+        transcript::run("sleep 30 & sleep 30", Path::new("/"), Duration::from_millis(300)).unwrap();
+    assert!(ran.timed_out);
+    // The background sleep held the output pipe too: it was killed with the
+    // group, or reading the output would have waited for it.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}

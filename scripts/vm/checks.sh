@@ -344,6 +344,22 @@ check_bridge_net() {
     fi
 }
 
+# step07's hardening where the kernel has /proc/sysrq-trigger (the test host's kernel
+# has none): writing it must fail inside, read-only. ('h' would only print help.)
+check_sysrq_read_only() {
+    name=$STAGE/sysrq-trigger-read-only
+    if [ ! -e /proc/sysrq-trigger ]; then
+        fail "$name" "this kernel has no /proc/sysrq-trigger to check"
+        return
+    fi
+    run sysrq --rootfs $ROOTFS --net none /bin/sh -c 'echo h > /proc/sysrq-trigger'
+    if [ "$rc" != 0 ] && grep -qi "read-only" "$T/sysrq.err"; then
+        pass "$name"
+    else
+        fail "$name" "exit status $rc, stderr: $(squash "$T/sysrq.err")"
+    fi
+}
+
 check_stage() {
     STAGE=$1 BIN=/stages/$1 NET=
     if [ ! -x "$BIN" ]; then
@@ -365,6 +381,7 @@ check_stage() {
     check_fork_storm
     check_oom
     [ "$STAGE" != step07-full ] || check_bridge_net
+    [ "$STAGE" != step07-full ] || check_sysrq_read_only
     check_cleanup
 }
 

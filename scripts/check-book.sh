@@ -10,7 +10,7 @@
 #   file must exist and the heading id must be in the page mdBook rendered;
 # - a chapter under book/src is missing from SUMMARY.md;
 # - the diffs in book/src/diffs are stale (scripts/diff-steps.sh --check);
-# - a picture is stale (book/pictures/make.py --check), is not well-formed SVG, or
+# - a picture is stale (book/pictures/*.py --check), is not well-formed SVG, or
 #   (when rsvg-convert is installed) does not render.
 # The transcripts are checked by `cargo test` (tests/tests/book_transcripts.rs).
 set -euo pipefail
@@ -161,9 +161,13 @@ PY
 while IFS= read -r line; do
     [[ -z $line ]] || problem "$line"
 done < <(scripts/diff-steps.sh --check 2>&1 || true)
-while IFS= read -r line; do
-    [[ -z $line ]] || problem "$line"
-done < <(python3 book/pictures/make.py --check 2>&1 || true)
+# Every picture script (make.py and the chapters' own) has a --check mode that
+# prints one line per stale picture.
+for script in book/pictures/*.py; do
+    while IFS= read -r line; do
+        [[ -z $line ]] || problem "$line"
+    done < <(python3 "$script" --check 2>&1 || true)
+done
 
 # --- 4. pictures are well-formed, and render ------------------------------------------
 for svg in book/src/pictures/*.svg; do

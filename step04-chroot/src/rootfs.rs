@@ -36,7 +36,14 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
     match dir.metadata() {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => {
-            return Err(hinted(anyhow::anyhow!("--rootfs {}: not a directory", dir.display()), fix))
+            let fix = format!(
+                "--rootfs takes a directory holding a root filesystem, such as one built by `{} DIR`",
+                script.display()
+            );
+            return Err(hinted(
+                anyhow::anyhow!("--rootfs {}: not a directory", dir.display()),
+                fix,
+            ));
         }
         Err(err) => {
             let why = crate::io_reason(&err);

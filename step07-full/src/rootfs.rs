@@ -38,7 +38,14 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
     match dir.metadata() {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => {
-            return Err(hinted(anyhow::anyhow!("--rootfs {}: not a directory", dir.display()), fix))
+            let fix = format!(
+                "--rootfs takes a directory holding a root filesystem, such as one built by `{} DIR`",
+                script.display()
+            );
+            return Err(hinted(
+                anyhow::anyhow!("--rootfs {}: not a directory", dir.display()),
+                fix,
+            ));
         }
         Err(err) => {
             let why = crate::io_reason(&err);
@@ -118,8 +125,10 @@ fn pivot(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
     // After a successful pivot it is /<put_old>; before, it is ./<put_old>.
     let leftover = if result.is_ok() { Path::new("/").join(&put_old) } else { put_old.clone() };
     narrate(verbose, &format!("rmdir({leftover:?})"));
-    std::fs::remove_dir(&leftover).with_context(|| format!("rmdir {}", leftover.display()))?;
-    result
+    let removed =
+        std::fs::remove_dir(&leftover).with_context(|| format!("rmdir {}", leftover.display()));
+    // The pivot's own error first: it is the cause of a failed rmdir.
+    result.and(removed)
 }
 
 fn pivot_and_detach(put_old: &Path, verbose: bool) -> anyhow::Result<()> {
@@ -128,7 +137,8 @@ fn pivot_and_detach(put_old: &Path, verbose: bool) -> anyhow::Result<()> {
         hinted(
             anyhow::Error::new(err).context("pivot_root"),
             "EINVAL: the new root must be a mount point that is not shared, and put_old under it; \
-             EBUSY: something is already mounted there (see the troubleshooting appendix)",
+             EBUSY: the new root or put_old is on the current root's mount (bind-mount the \
+             rootfs onto itself; see the troubleshooting appendix)",
         )
     })?;
     // We are in the new root; make "/" mean it for our own cwd too.

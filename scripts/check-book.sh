@@ -98,10 +98,18 @@ link = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"
 refdef = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)")
 htmlref = re.compile(r"""(?:href|src)\s*=\s*["']([^"']+)["']""")
 
+# A page pulled into a chapter with {{#include}} (generated tables, say) needs
+# no SUMMARY entry of its own.
+included = set()
+for md in chapters:
+    for escaped, kind, arg in directive.findall(md.read_text()):
+        if not escaped and kind == "include":
+            included.add((md.parent / arg.split(":")[0]).resolve())
+
 for md in chapters:
     rel = md.as_posix()
     text = md.read_text()
-    if md.name != "SUMMARY.md" and md.resolve() not in listed:
+    if md.name != "SUMMARY.md" and md.resolve() not in listed | included:
         problems.append(f"{rel}: not in SUMMARY.md, so mdBook does not render it")
     # {{#include file:anchor}} and friends, in code blocks too (that is where they are).
     for n, line in enumerate(text.split("\n"), 1):

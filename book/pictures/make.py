@@ -72,6 +72,62 @@ STAGES = {
             "/proc  still the host's: ps lists the host's processes, PID 1 is systemd"],
         limits="no limits: the host's cgroup",
     ),
+    "step04-chroot": dict(
+        title="step04-chroot: a root filesystem with chroot",
+        tree=[
+            (0, "systemd", "1", None, False, ""),
+            (1, "bash", "2100", None, False, "your shell"),
+            (2, "step04-chroot run sh …", "2301", None, False, "unshare(PID); fork(); unshare(UTS|NS) in the child"),
+            (3, "sh", "2302", "1", True, "PID 1: mounts private, chroot, mount /proc, exec"),
+            (4, "ps", "2303", "2", True, "reads the container's /proc: sh and ps only"),
+        ],
+        own={"uts", "pid", "mnt"},
+        fs=["/      rootfs/ by chroot; the host's mounts are still in the namespace, hidden",
+            "/proc  the container's own: ps lists only the container's processes"],
+        limits="no limits: the host's cgroup",
+    ),
+    "step05-pivot-root": dict(
+        title="step05-pivot-root: pivot_root",
+        tree=[
+            (0, "systemd", "1", None, False, ""),
+            (1, "bash", "2100", None, False, "your shell"),
+            (2, "step05-pivot-root run sh …", "2301", None, False, "unshare(PID); fork(); unshare(UTS|NS) in the child"),
+            (3, "sh", "2302", "1", True, "PID 1: mounts /proc and /dev, pivot_root, exec"),
+            (4, "ps", "2303", "2", True, "reads the container's /proc: sh and ps only"),
+        ],
+        own={"uts", "pid", "mnt"},
+        fs=["/      rootfs/ by pivot_root; the host's old root detached: no host mount left",
+            "/proc  the container's own; /dev a tmpfs: null zero full random urandom tty pts shm"],
+        limits="no limits: the host's cgroup",
+    ),
+    "step06-cgroups": dict(
+        title="step06-cgroups: cgroup limits",
+        tree=[
+            (0, "systemd", "1", None, False, ""),
+            (1, "bash", "2100", None, False, "your shell"),
+            (2, "step06-cgroups run --pids 20 …", "2301", None, False, "makes the cgroup c2301, waits, removes it"),
+            (3, "sh", "2302", "1", True, "PID 1: joins c2301 before exec, then pivot_root"),
+            (4, "sleep", "2303", "2", True, "born in c2301: pids.current counts it"),
+        ],
+        own={"uts", "pid", "mnt"},
+        fs=["/      rootfs/ by pivot_root, as in step05",
+            "/proc  the container's own; /dev minimal; no /sys/fs/cgroup inside"],
+        limits="/sys/fs/cgroup/…/containers-from-scratch/c2301: pids.max, memory.max, cpu.max (or v1 names)",
+    ),
+    "step07-full": dict(
+        title="step07-full: the full runtime",
+        tree=[
+            (0, "systemd", "1", None, False, ""),
+            (1, "bash", "2100", None, False, "your shell"),
+            (2, "step07-full run sh …", "2301", None, False, "cgroup, cfs0, veth pair; forwards SIGTERM"),
+            (3, "init", "2302", "1", True, "/proc/self/exe child: sets up, drops caps, reaps"),
+            (4, "sh", "2303", "2", True, "the command, with 13 capabilities"),
+        ],
+        own={"uts", "pid", "mnt", "ipc", "net"},
+        fs=["/      the rootfs (pivot_root); /proc its own, /proc/sys and /sys read-only",
+            "/dev   minimal; /proc/keys, /proc/timer_list, /sys/firmware … masked"],
+        limits="--memory, --pids, --cpus: a cgroup of its own (step06)",
+    ),
 }
 
 

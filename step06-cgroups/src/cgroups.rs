@@ -396,17 +396,7 @@ impl Cgroup {
     }
     // ANCHOR_END: limits_v1
 
-    /// Move a process, with all its threads, into the cgroup (into each
-    /// hierarchy on v1). Its children are born inside. The runtime does this
-    /// for the container's first process before it execs the command, so the
-    /// command never runs unlimited.
-    pub fn add_process(&self, pid: i32) -> anyhow::Result<()> {
-        for dir in &self.paths {
-            write_file(&dir.join("cgroup.procs"), pid, self.verbose)?;
-        }
-        Ok(())
-    }
-
+    // ANCHOR: oom
     /// How many processes the OOM killer killed in this cgroup: the
     /// `oom_kill` line of v2 `memory.events`, or of v1 `memory.oom_control`
     /// (Linux 4.13+). 0 without a memory limit.
@@ -424,6 +414,7 @@ impl Cgroup {
             })
             .unwrap_or(0)
     }
+    // ANCHOR_END: oom
 
     /// The directories this cgroup made: one on v2, one per hierarchy on v1.
     pub fn paths(&self) -> Vec<PathBuf> {
@@ -447,6 +438,32 @@ impl Cgroup {
         write_file(&dir.join(file), value, self.verbose)
     }
 }
+
+// ANCHOR: join
+/// Move the calling process into the cgroup at `dirs` (one directory on v2,
+/// one per hierarchy on v1). The container's first process calls this on
+/// itself before it execs the command, so the command never runs unlimited;
+/// its children are born inside.
+///
+/// Why the process itself, and why "0"? Moving *another* process (writing
+/// its PID to `cgroup.procs`) write-locks the kernel's global
+/// cgroup_threadgroup_rwsem, so that none of its threads can fork or exit
+/// meanwhile. Taking that lock after a quiet moment waits for an RCU grace
+/// period: several milliseconds, more than all the rest of the container's
+/// start-up. A thread that moves *itself* (`echo 0 > tasks`) cannot exit or
+/// exec while it does so, and the kernel skips the lock ("cgroup: Optimize single
+/// thread migration", kernel/cgroup/cgroup.c). The caller is single-threaded,
+/// so its one thread is the whole process. cgroup v2 has no `tasks` file and
+/// moves single threads only inside threaded subtrees: there it is
+/// `cgroup.procs`, and the lock.
+pub fn join(dirs: &[PathBuf], verbose: bool) -> anyhow::Result<()> {
+    for dir in dirs {
+        let file = if dir.join("tasks").exists() { "tasks" } else { "cgroup.procs" };
+        write_file(&dir.join(file), 0, verbose)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: join
 
 // ANCHOR: cleanup
 impl Drop for Cgroup {
@@ -509,7 +526,7 @@ impl Cgroup {
         }
         // Otherwise one by one. A child forked meanwhile is in the next
         // round's list: rmdir says EBUSY until the group is empty.
-        for pid in pids.split_whitespace().filter_map(|p| p.parse().ok()) {
+        for pid in pids.split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| p > 0) {
             crate::narrate(self.verbose, &format!("kill({pid}, SIGKILL)"));
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
@@ -912,9 +929,11 @@ mod tests {
         assert_eq!(read(&leaf.join("memory.max")), "67108864");
         assert_eq!(read(&leaf.join("memory.swap.max")), "0");
         assert_eq!(read(&leaf.join("cpu.max")), "50000 100000");
+        // v2 has no `tasks`: the process joins through cgroup.procs.
+        join(&cg.paths(), false).unwrap();
+        assert_eq!(read(&leaf.join("cgroup.procs")), "0");
         // A pid no process can have (above PID_MAX_LIMIT): the drop will try to kill it.
-        cg.add_process(99_999_999).unwrap();
-        assert_eq!(read(&leaf.join("cgroup.procs")), "99999999");
+        fs::write(leaf.join("cgroup.procs"), "99999999").unwrap();
         fs::write(leaf.join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n").unwrap();
         assert_eq!(cg.oom_kills(), 2);
         drop(cg);
@@ -1058,9 +1077,11 @@ mod tests {
         assert_eq!(read(&leaf("cpu,cpuacct").join("cpu.cfs_period_us")), "100000");
         assert_eq!(read(&leaf("cpu,cpuacct").join("cpu.cfs_quota_us")), "50000");
         assert!(!r.join("devices").join(PARENT).exists(), "only the controllers a limit needs");
-        cg.add_process(99_999_999).unwrap();
+        // v1: the process moves itself, through `tasks`, in every hierarchy.
+        join(&cg.paths(), false).unwrap();
         for dir in cg.paths() {
-            assert_eq!(read(&dir.join("cgroup.procs")), "99999999");
+            assert_eq!(read(&dir.join("tasks")), "0");
+            assert_eq!(read(&dir.join("cgroup.procs")), "");
         }
         fs::write(
             leaf("memory").join("memory.oom_control"),

@@ -4,16 +4,15 @@
 //! the runtime says so. The cgroup is removed on every exit path.
 //!
 //! `run` creates the cgroup, spawns `/proc/self/exe child …` in new UTS, PID
-//! and mount namespaces, moves it into the cgroup, then lets it go on: it sets
-//! the hostname, enters the rootfs and execs the command. See cgroups(7).
+//! and mount namespaces; the child moves itself into the cgroup, sets the
+//! hostname, enters the rootfs and execs the command. See cgroups(7).
 
 mod cgroups;
 mod rootfs;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,11 +21,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{pipe2, sethostname, write, Pid, Uid};
+use nix::unistd::{sethostname, Pid, Uid};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 6: cgroup limits.
@@ -64,9 +62,9 @@ struct RunArgs {
     /// CPU time, in CPUs: 0.5 is half of one CPU's time.
     #[arg(long, value_name = "FLOAT", value_parser = cgroups::parse_cpus)]
     cpus: Option<f64>,
-    /// Internal: the pipe the child waits on until the runtime says go.
+    /// Internal: a cgroup directory the child moves itself into.
     #[arg(long, hide = true)]
-    ready_fd: Option<RawFd>,
+    cgroup: Vec<PathBuf>,
     /// Narrate each step on stderr.
     #[arg(long)]
     verbose: bool,
@@ -139,18 +137,15 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
     // ANCHOR_END: newpid
-    // The child waits on this pipe until it is in its cgroup, so the limits
-    // hold from the command's first instruction.
-    let (ready_r, ready_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    let ready_fd = ready_r.as_raw_fd();
+    // The child moves itself into the cgroup, before it execs the command:
+    // see `join` in child() below.
     let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("child").args(args.to_args(&rootfs, ready_fd));
+    let cgroup_dirs = cgroup.as_ref().map(cgroups::Cgroup::paths).unwrap_or_default();
+    cmd.arg("child").args(args.to_args(&rootfs, &cgroup_dirs));
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS;
     unsafe {
         cmd.pre_exec(move || {
             unshare(flags)?;
-            // Keep the read end open across exec (clear FD_CLOEXEC).
-            fcntl(ready_fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
             // A blocked signal stays blocked across fork and exec: unblock
             // the ones the runtime blocked for itself.
             SigSet::empty().thread_set_mask()?;
@@ -171,20 +166,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
     };
     let pid = Pid::from_raw(child.id() as i32);
-    drop(ready_r);
-    narrate(args.verbose, &format!("child {pid} started (PID 1 inside), waiting for the go"));
-    // ANCHOR: join
-    if let Some(cgroup) = &cgroup {
-        if let Err(err) = cgroup.add_process(pid.as_raw()) {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-            return Err(err);
-        }
-    }
-    narrate(args.verbose, "write(ready pipe, \"1\"): go on");
-    write(&ready_w, b"1").context("telling the child to go on")?;
-    drop(ready_w);
-    // ANCHOR_END: join
+    narrate(args.verbose, &format!("child {pid} started (PID 1 inside)"));
     let status = wait_for(pid, args.verbose)?;
     narrate(
         args.verbose,
@@ -207,13 +189,15 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 // ANCHOR_END: run
 
 // ANCHOR: child
-/// The re-executed runtime, PID 1 of the new PID namespace: set the hostname,
-/// enter the rootfs, then replace ourselves with the command.
+/// The re-executed runtime, PID 1 of the new PID namespace: join the cgroup,
+/// set the hostname, enter the rootfs, then replace ourselves with the command.
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
     refuse_outside_run()?;
-    if let Some(fd) = args.ready_fd {
-        wait_for_go(fd);
-    }
+    // ANCHOR: join
+    // Into the cgroup first, by ourselves (cgroups::join says why not the
+    // runtime): the command must never run unlimited.
+    cgroups::join(&args.cgroup, args.verbose)?;
+    // ANCHOR_END: join
     narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
@@ -246,10 +230,12 @@ fn refuse_outside_run() -> anyhow::Result<()> {
 
 impl RunArgs {
     /// The options again, as arguments for the re-executed `child`.
-    fn to_args(&self, rootfs: &Path, ready_fd: RawFd) -> Vec<OsString> {
+    fn to_args(&self, rootfs: &Path, cgroups: &[PathBuf]) -> Vec<OsString> {
         let mut out: Vec<OsString> = vec!["--hostname".into(), self.hostname.clone().into()];
         out.extend(["--rootfs".into(), rootfs.into()]);
-        out.extend(["--ready-fd".into(), ready_fd.to_string().into()]);
+        for dir in cgroups {
+            out.extend(["--cgroup".into(), dir.into()]);
+        }
         if self.verbose {
             out.push("--verbose".into());
         }
@@ -316,22 +302,12 @@ fn need_root(err: anyhow::Error) -> anyhow::Error {
     hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
 }
 
-/// The child blocks here until the runtime writes one byte: it is in its
-/// cgroup. End of file instead means the runtime failed and already said why.
-fn wait_for_go(fd: RawFd) {
-    // SAFETY: the runtime passed us this fd, open across exec, for this only.
-    let mut pipe = unsafe { std::fs::File::from_raw_fd(fd) };
-    let mut byte = [0u8; 1];
-    if !matches!(pipe.read(&mut byte), Ok(1)) {
-        std::process::exit(125);
-    }
-}
-
 /// A unique cgroup name: the runtime's PID is unique while it runs.
 fn cgroup_name() -> String {
     format!("c{}", std::process::id())
 }
 
+// ANCHOR: oom
 /// Say so when the OOM killer fired in the container's cgroup.
 fn report_oom(cgroup: &cgroups::Cgroup, limits: &cgroups::Limits, status: WaitStatus) {
     let kills = cgroup.oom_kills();
@@ -345,16 +321,25 @@ fn report_oom(cgroup: &cgroups::Cgroup, limits: &cgroups::Limits, status: WaitSt
         eprintln!("warning: the OOM killer killed {kills} process(es) in the container ({limit})");
     }
 }
+// ANCHOR_END: oom
 
 // ANCHOR: signals
-/// The signals the runtime takes care of while the container runs.
+/// The signals the runtime takes care of while the container runs: the
+/// stop requests, the ones a program uses for its own purposes (USR1, USR2,
+/// ALRM), whose default action would otherwise kill the runtime before it
+/// cleans up, and SIGCHLD.
 fn forwarded_signals() -> SigSet {
     let mut set = SigSet::empty();
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGCHLD] {
-        set.add(sig);
+    for sig in STOP_REQUESTS.iter().chain(&[Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGALRM]) {
+        set.add(*sig);
     }
+    set.add(Signal::SIGCHLD);
     set
 }
+
+/// Signals that ask the container to stop: if it has not after GRACE, it is killed.
+const STOP_REQUESTS: [Signal; 4] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
 
 /// How long a container may take to stop after a forwarded signal before
 /// the runtime kills it (PID 1 ignores signals it has no handler for).
@@ -365,7 +350,8 @@ const GRACE: Duration = Duration::from_secs(3);
 /// (si_code SI_KERNEL) already reached the container, which is in the same
 /// foreground process group: the runtime lets the container decide. A signal
 /// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
-/// container, which is killed outright if it is still there after GRACE.
+/// container; after a stop request, it is killed outright if it is still
+/// there GRACE later.
 fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
     let signals = forwarded_signals();
     let mut deadline: Option<Instant> = None;
@@ -380,7 +366,9 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
             if sig != Signal::SIGCHLD && code != libc::SI_KERNEL {
                 narrate(verbose, &format!("got {sig}: kill({pid}, {sig})"));
                 let _ = kill(pid, sig);
-                deadline.get_or_insert(Instant::now() + GRACE);
+                if STOP_REQUESTS.contains(&sig) {
+                    deadline.get_or_insert(Instant::now() + GRACE);
+                }
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -246,6 +246,7 @@ fn reap_children(command: Pid, verbose: bool) -> anyhow::Result<Option<u8>> {
 }
 // ANCHOR_END: reap
 
+// ANCHOR: env
 /// Clean default environment plus -e overrides: `KEY=VALUE` adds or
 /// overrides; `KEY` alone copies the caller's value (absent in the caller ->
 /// not set, like docker).
@@ -288,6 +289,7 @@ fn set_var(env: &mut Vec<(OsString, OsString)>, key: &str, value: Option<OsStrin
         (None, None) => {}
     }
 }
+// ANCHOR_END: env
 
 /// clap value parser for -e: refuse an empty key or a key containing '=' only
 /// before the value, NUL, etc.

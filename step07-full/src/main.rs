@@ -6,8 +6,8 @@
 //!
 //! `run` creates the cgroup and allocates an address, spawns
 //! `/proc/self/exe child …` in new UTS, PID, mount, IPC and network
-//! namespaces, moves it into the cgroup and wires its network, then lets it go
-//! on: it sets the hostname, configures its interfaces, enters the rootfs,
+//! namespaces and wires its network, then lets it go on: it moves itself into
+//! the cgroup, sets the hostname, configures its interfaces, enters the rootfs,
 //! drops its privileges and becomes the container's init.
 
 mod cgroups;
@@ -81,6 +81,9 @@ struct RunArgs {
     /// Internal: the pipe the child waits on until the runtime says go.
     #[arg(long, hide = true)]
     ready_fd: Option<RawFd>,
+    /// Internal: a cgroup directory the child moves itself into.
+    #[arg(long, hide = true)]
+    cgroup: Vec<PathBuf>,
     /// Narrate each step on stderr.
     #[arg(long)]
     verbose: bool,
@@ -166,12 +169,14 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
     // ANCHOR_END: newpid
-    // The child waits on this pipe until it is in its cgroup, so the limits
-    // hold from the command's first instruction.
+    // The child waits on this pipe until its network is wired. (It moves
+    // itself into its cgroup, before it execs the command.)
     let (ready_r, ready_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
     let ready_fd = ready_r.as_raw_fd();
     let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("child").args(args.to_args(&rootfs, ready_fd));
+    let cgroup_dirs = cgroup.as_ref().map(cgroups::Cgroup::paths).unwrap_or_default();
+    cmd.arg("child").args(args.to_args(&rootfs, ready_fd, &cgroup_dirs));
+    // ANCHOR: spawn
     let flags = CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWIPC
@@ -190,6 +195,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
             Ok(())
         });
     }
+    // ANCHOR_END: spawn
     narrate(
         args.verbose,
         "fork(), unshare(CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET), \
@@ -210,7 +216,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     narrate(args.verbose, &format!("child {pid} started (PID 1 inside), waiting for the go"));
     // ANCHOR: join
     // The host end of the veth pair lives as long as `link`: to the end.
-    let (link, go) = match prepare(pid, cgroup.as_ref(), lease.as_ref(), args.verbose) {
+    let (link, go) = match prepare(pid, lease.as_ref(), args.verbose) {
         Ok(ready) => ready,
         Err(err) => {
             let _ = kill(pid, Signal::SIGKILL);
@@ -255,6 +261,9 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
     refuse_outside_run()?;
     let go = args.ready_fd.map(wait_for_go).unwrap_or_default();
+    // Into the cgroup, by ourselves (cgroups::join says why not the runtime),
+    // before the command runs.
+    cgroups::join(&args.cgroup, args.verbose)?;
     narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     // Our network namespace: eth0 as the runtime said, or only lo.
@@ -302,10 +311,13 @@ fn refuse_outside_run() -> anyhow::Result<()> {
 
 impl RunArgs {
     /// The options again, as arguments for the re-executed `child`.
-    fn to_args(&self, rootfs: &Path, ready_fd: RawFd) -> Vec<OsString> {
+    fn to_args(&self, rootfs: &Path, ready_fd: RawFd, cgroups: &[PathBuf]) -> Vec<OsString> {
         let mut out: Vec<OsString> = vec!["--hostname".into(), self.hostname.clone().into()];
         out.extend(["--rootfs".into(), rootfs.into()]);
         out.extend(["--ready-fd".into(), ready_fd.to_string().into()]);
+        for dir in cgroups {
+            out.extend(["--cgroup".into(), dir.into()]);
+        }
         for env in &self.env {
             out.extend(["--env".into(), env.into()]);
         }
@@ -375,27 +387,21 @@ fn need_root(err: anyhow::Error) -> anyhow::Error {
     hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
 }
 
-/// Host side, with the child waiting: move it into its cgroup, wire its
-/// network, and return what to tell it (`eth PEER ADDR PREFIX GATEWAY`, or
-/// `lo` for `--net none`).
+/// Host side, with the child waiting: wire its network, and return what to
+/// tell it (`eth PEER ADDR PREFIX GATEWAY`, or `lo` for `--net none`).
 fn prepare(
     pid: Pid,
-    cgroup: Option<&cgroups::Cgroup>,
     lease: Option<&network::Lease>,
     verbose: bool,
 ) -> anyhow::Result<(Option<network::HostLink>, String)> {
-    if let Some(cgroup) = cgroup {
-        cgroup.add_process(pid.as_raw())?;
-    }
     let Some(lease) = lease else { return Ok((None, "lo\n".into())) };
     let (link, peer) = network::connect(lease, pid.as_raw(), verbose)?;
     let go = format!("eth {peer} {} {} {}\n", lease.addr(), lease.prefix(), lease.gateway());
     Ok((Some(link), go))
 }
 
-/// The child blocks here until the runtime writes its go line: it is in its
-/// cgroup, its network is wired. End of file instead means the runtime failed
-/// and already said why.
+/// The child blocks here until the runtime writes its go line: its network is
+/// wired. End of file instead means the runtime failed and already said why.
 fn wait_for_go(fd: RawFd) -> String {
     // SAFETY: the runtime passed us this fd, open across exec, for this only.
     let mut pipe = unsafe { std::fs::File::from_raw_fd(fd) };
@@ -426,14 +432,22 @@ fn report_oom(cgroup: &cgroups::Cgroup, limits: &cgroups::Limits, status: WaitSt
 }
 
 // ANCHOR: signals
-/// The signals the runtime takes care of while the container runs.
+/// The signals the runtime takes care of while the container runs: the
+/// stop requests, the ones a program uses for its own purposes (USR1, USR2,
+/// ALRM), whose default action would otherwise kill the runtime before it
+/// cleans up, and SIGCHLD.
 fn forwarded_signals() -> SigSet {
     let mut set = SigSet::empty();
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGCHLD] {
-        set.add(sig);
+    for sig in STOP_REQUESTS.iter().chain(&[Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGALRM]) {
+        set.add(*sig);
     }
+    set.add(Signal::SIGCHLD);
     set
 }
+
+/// Signals that ask the container to stop: if it has not after GRACE, it is killed.
+const STOP_REQUESTS: [Signal; 4] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
 
 /// How long a container may take to stop after a forwarded signal before
 /// the runtime kills it (PID 1 ignores signals it has no handler for).
@@ -444,7 +458,8 @@ const GRACE: Duration = Duration::from_secs(3);
 /// (si_code SI_KERNEL) already reached the container, which is in the same
 /// foreground process group: the runtime lets the container decide. A signal
 /// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
-/// container, which is killed outright if it is still there after GRACE.
+/// container; after a stop request, it is killed outright if it is still
+/// there GRACE later.
 fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
     let signals = forwarded_signals();
     let mut deadline: Option<Instant> = None;
@@ -459,7 +474,9 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
             if sig != Signal::SIGCHLD && code != libc::SI_KERNEL {
                 narrate(verbose, &format!("got {sig}: kill({pid}, {sig})"));
                 let _ = kill(pid, sig);
-                deadline.get_or_insert(Instant::now() + GRACE);
+                if STOP_REQUESTS.contains(&sig) {
+                    deadline.get_or_insert(Instant::now() + GRACE);
+                }
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -15,8 +15,8 @@
 //!   use and then stays, like `docker0`. To remove it: `sudo ip link del cfs0`
 //!   (and `sudo rm -r /run/containers-from-scratch` for the lease files).
 //! * Each container gets a veth pair, a virtual cable: the host end is plugged
-//!   into the bridge, the other end is moved into the container's namespace
-//!   and renamed `eth0`. See veth(4).
+//!   into the bridge, the other end is made right inside the container's
+//!   namespace, as `eth0`. See veth(4).
 //! * Addresses come from 10.201.0.0/24 (RFC 1918 private space), handed out
 //!   under a lock as lease files, so concurrent containers never share one.
 //!
@@ -43,6 +43,8 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use netlink_packet_core::{
@@ -60,6 +62,8 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+use nix::sched::{setns, CloneFlags};
+use nix::unistd::{close, fork, ForkResult};
 
 /// The host bridge every `--net bridge` container is plugged into.
 pub const BRIDGE: &str = "cfs0";
@@ -85,11 +89,13 @@ pub struct Lease {
     verbose: bool,
 }
 
-/// The host end of a container's veth pair. Dropping it deletes the link;
+/// The host end of a container's veth pair. Once dropped, the link is gone;
 /// deleting one end of a veth pair deletes the other end too.
 pub struct HostLink {
     index: u32,
     name: String,
+    /// The container's first process: while it lives, so does its netns.
+    pid: i32,
     verbose: bool,
 }
 
@@ -319,30 +325,21 @@ impl Drop for Lease {
 }
 
 /// Host side, once the container's process `pid` exists in its new network
-/// namespace: create a veth pair, plug the host end into the bridge and bring
-/// it up, move the other end into the namespace of `pid`. Returns the host end
-/// (deleted on drop) and the name of the other end as seen inside.
+/// namespace: create a veth pair, its host end plugged into the bridge and up,
+/// its other end inside the namespace of `pid`. Returns the host end (gone
+/// once dropped) and the name of the other end as seen inside.
 pub fn connect(lease: &Lease, pid: i32, verbose: bool) -> anyhow::Result<(HostLink, String)> {
     check_own_netns(pid)?;
     // The address is in use for as long as the container lives, even if the
     // runtime is killed first: record the container as an owner of the lease.
     record_owner(lease, pid, verbose)?;
     let mut nl = Netlink::open()?;
-    // Names are unique because pids are, and short: at most "cfs4194304c",
-    // under the kernel's 15-byte limit (IFNAMSIZ).
-    let (host, peer) = (format!("cfs{pid}"), format!("cfs{pid}c"));
-    let link = create_veth(&mut nl, &host, &peer, verbose)?;
+    // Host names are unique because pids are, and short: at most
+    // "cfs4194304", under the kernel's 15-byte limit (IFNAMSIZ). The other
+    // end is alone in its namespace: it can be eth0 from the start.
+    let (host, peer) = (format!("cfs{pid}"), "eth0".to_string());
     let bridge = nl.index_of(BRIDGE)?;
-    // ip link set cfs<pid> master cfs0
-    let mut msg = LinkMessage::default();
-    msg.header.index = link.index;
-    msg.attributes = vec![LinkAttribute::Controller(bridge)];
-    let what = format!("ip link set {host} master {BRIDGE}");
-    nl.call(verbose, &what, RouteNetlinkMessage::NewLink(msg), 0)
-        .map_err(|e| e.explain(&what, ""))?;
-    // ip link set cfs<pid> up
-    nl.set_up(verbose, &host, link.index)?;
-    move_to_netns(&mut nl, &peer, pid, verbose)?;
+    let link = create_veth(&mut nl, &host, bridge, &peer, pid, verbose)?;
     Ok((link, peer))
 }
 
@@ -375,72 +372,148 @@ fn record_owner(lease: &Lease, pid: i32, verbose: bool) -> anyhow::Result<()> {
 }
 
 // ANCHOR: veth
-/// ip link add cfs<pid> type veth peer name cfs<pid>c
+/// ip link add cfs<pid> master cfs0 up type veth peer name eth0 netns <pid>
+///
+/// One request makes the pair, plugs the host end into the bridge
+/// (IFLA_MASTER), brings it up, and makes the other end in the container's
+/// namespace.
 fn create_veth(
     nl: &mut Netlink,
     host: &str,
+    bridge: u32,
     peer: &str,
+    pid: i32,
     verbose: bool,
 ) -> anyhow::Result<HostLink> {
+    // ANCHOR: move
+    // IFLA_NET_NS_PID names the peer's namespace by a process inside it, and
+    // the kernel makes the peer right there. Making it on the host and moving
+    // it afterwards (`ip link set cfs<pid>c netns <pid>`) costs 20 ms more:
+    // before a link leaves a namespace, the kernel waits until every pending
+    // RCU callback has run (rcu_barrier() in __dev_change_net_namespace).
     let mut peer_msg = LinkMessage::default();
-    peer_msg.attributes = vec![LinkAttribute::IfName(peer.into())];
+    peer_msg.attributes =
+        vec![LinkAttribute::IfName(peer.into()), LinkAttribute::NetNsPid(pid.unsigned_abs())];
+    // ANCHOR_END: move
     let mut msg = LinkMessage::default();
+    msg.header.flags = LinkFlags::Up;
+    msg.header.change_mask = LinkFlags::Up;
     msg.attributes = vec![
         LinkAttribute::IfName(host.into()),
+        LinkAttribute::Controller(bridge),
         LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
         ]),
     ];
-    let what = format!("ip link add {host} type veth peer name {peer}");
+    let what =
+        format!("ip link add {host} master {BRIDGE} up type veth peer name {peer} netns {pid}");
     nl.call(verbose, &what, RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
         .map_err(|e| e.explain(&what, "is the veth driver there? `sudo modprobe veth`"))?;
     // From here on the pair exists: whatever fails next, dropping `HostLink`
-    // deletes it.
+    // removes it.
     let index = nl.index_of(host)?;
-    Ok(HostLink { index, name: host.into(), verbose })
+    Ok(HostLink { index, name: host.into(), pid, verbose })
 }
 // ANCHOR_END: veth
 
-// ANCHOR: move
-/// ip link set cfs<pid>c netns <pid>
-///
-/// IFLA_NET_NS_PID names the target namespace by a process inside it. (The
-/// pair could also be created with the peer already there, in one request:
-/// `ip link add cfs<pid> type veth peer name eth0 netns <pid>`.)
-fn move_to_netns(nl: &mut Netlink, peer: &str, pid: i32, verbose: bool) -> anyhow::Result<()> {
-    let mut msg = LinkMessage::default();
-    msg.header.index = nl.index_of(peer)?;
-    msg.attributes = vec![LinkAttribute::NetNsPid(pid.unsigned_abs())];
-    let what = format!("ip link set {peer} netns {pid}");
-    nl.call(verbose, &what, RouteNetlinkMessage::NewLink(msg), 0)
-        .map_err(|e| e.explain(&what, ""))?;
-    Ok(())
-}
-// ANCHOR_END: move
-
+// ANCHOR: teardown
 impl Drop for HostLink {
     /// ip link del cfs<pid>
+    ///
+    /// That request takes long: 15 to 40 ms, more than all the rest of a
+    /// container's life. The kernel makes sure no CPU still uses the link
+    /// (synchronize_net(), quick), removes it (from here on, `ip link` and
+    /// /sys/class/net no longer show it), then waits until every pending RCU
+    /// callback has run (rcu_barrier() in netdev_run_todo) before it frees the
+    /// link's memory, and only then answers. Nothing of ours needs that wait. So once the container has
+    /// exited, a forked helper process sends the request and does the waiting,
+    /// and the runtime waits only until the link is gone. While the container
+    /// still lives (its setup failed), the runtime deletes the link itself.
     fn drop(&mut self) {
+        if !alive(self.pid.unsigned_abs()) && own_pid_namespace_for_children() {
+            // SAFETY: the runtime is single-threaded, so the copy fork(2)
+            // makes of it is sound; the helper only sends one request, then
+            // _exit(2)s without running the runtime's destructors.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    // Whoever reads our output until it ends (a pipe,
+                    // `$(…)`, a test) must not wait for the helper too.
+                    for fd in 0..=2 {
+                        let _ = close(fd);
+                    }
+                    let _ = self.delete();
+                    // SAFETY: ends this process, and only this one.
+                    unsafe { libc::_exit(0) }
+                }
+                Ok(ForkResult::Parent { child }) => {
+                    narrate(
+                        self.verbose,
+                        &format!("ip link del {}  [in helper {child}]", self.name),
+                    );
+                    if self.vanishes_within(Duration::from_secs(2)) {
+                        return narrate(self.verbose, &format!("{}: gone", self.name));
+                    }
+                    // The helper failed: try ourselves, and say why.
+                }
+                Err(_) => {} // no helper: delete it ourselves
+            }
+        }
         let what = format!("ip link del {}", self.name);
-        let mut msg = LinkMessage::default();
-        msg.header.index = self.index;
-        let mut nl = match Netlink::open() {
-            Ok(nl) => nl,
-            Err(err) => return eprintln!("warning: {what}: {err:#}"),
-        };
-        match nl.call(false, &what, RouteNetlinkMessage::DelLink(msg), 0) {
-            Ok(_) => narrate(self.verbose, &format!("{what}  [netlink RTM_DELLINK: ok]")),
+        match self.delete() {
+            Ok(()) => narrate(self.verbose, &format!("{what}  [netlink RTM_DELLINK: ok]")),
             // When the container's namespace is destroyed, the kernel deletes
             // the veth end inside it, and with it this end: nothing left to do.
-            Err(err) if err.errno == libc::ENODEV => narrate(
-                self.verbose,
-                &format!("{}: already gone with the container's netns", self.name),
-            ),
-            Err(err) => eprintln!("warning: {what}: {err}"),
+            Err(err) if err.downcast_ref::<NlError>().is_some_and(|e| e.errno == libc::ENODEV) => {
+                narrate(
+                    self.verbose,
+                    &format!("{}: already gone with the container's netns", self.name),
+                )
+            }
+            Err(err) => eprintln!("warning: {what}: {err:#}"),
         }
     }
 }
+
+/// run() made the runtime's next children members of the container's PID
+/// namespace (unshare(CLONE_NEWPID)), which died with the container: a
+/// fork(2) there fails with ENOMEM. Make them members of ours again.
+fn own_pid_namespace_for_children() -> bool {
+    File::open("/proc/self/ns/pid").is_ok_and(|ns| setns(ns, CloneFlags::CLONE_NEWPID).is_ok())
+}
+
+impl HostLink {
+    /// ip link del cfs<pid>, by index: the name may belong to another link
+    /// by now.
+    fn delete(&self) -> anyhow::Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = self.index;
+        Netlink::open()?.exchange(RouteNetlinkMessage::DelLink(msg), 0)?;
+        Ok(())
+    }
+
+    /// Wait until /sys/class/net/cfs<pid> is gone, or is another link
+    /// (another ifindex) already: true, or still ours at `timeout`: false.
+    fn vanishes_within(&self, timeout: Duration) -> bool {
+        let dir = Path::new("/sys/class/net").join(&self.name);
+        let deadline = Instant::now() + timeout;
+        loop {
+            // While the kernel removes the link, reading its attributes fails
+            // (EINVAL) before its directory goes: that is still ours.
+            let ours = dir.symlink_metadata().is_ok()
+                && fs::read_to_string(dir.join("ifindex"))
+                    .map_or(true, |text| text.trim().parse() == Ok(self.index));
+            if !ours {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+// ANCHOR_END: teardown
 
 // ---------------------------------------------------------------------------
 // Container side: runs inside the new network namespace.
@@ -454,8 +527,8 @@ pub fn loopback_up(verbose: bool) -> anyhow::Result<()> {
 }
 
 // ANCHOR: configure
-/// Container side, inside the new namespace: `lo` up; rename the veth end to
-/// eth0, give it its address, bring it up, route everything via the bridge.
+/// Container side, inside the new namespace: `lo` up; give the veth end
+/// (eth0) its address, bring it up, route everything via the bridge.
 pub fn configure_container(
     peer: &str,
     addr: Ipv4Addr,
@@ -466,17 +539,10 @@ pub fn configure_container(
     loopback_up(verbose)?;
     let mut nl = Netlink::open()?;
     let index = nl.index_of(peer)?;
-    // ip link set cfs<pid>c name eth0 (a link must be down to be renamed)
-    let mut msg = LinkMessage::default();
-    msg.header.index = index;
-    msg.attributes = vec![LinkAttribute::IfName("eth0".into())];
-    let what = format!("ip link set {peer} name eth0");
-    nl.call(verbose, &what, RouteNetlinkMessage::NewLink(msg), 0)
-        .map_err(|e| e.explain(&what, ""))?;
     // ip addr add 10.201.0.N/24 dev eth0
-    nl.add_address(verbose, "eth0", index, addr, prefix, NLM_F_EXCL)?;
+    nl.add_address(verbose, peer, index, addr, prefix, NLM_F_EXCL)?;
     // ip link set eth0 up (before the route: a gateway must be reachable)
-    nl.set_up(verbose, "eth0", index)?;
+    nl.set_up(verbose, peer, index)?;
     // ip route add default via 10.201.0.1 dev eth0
     let mut msg = RouteMessage::default();
     msg.header.address_family = AddressFamily::Inet;
@@ -515,7 +581,10 @@ impl Netlink {
         // and not to echo our whole request back with it.
         let _ = socket.set_ext_ack(true);
         let _ = socket.set_cap_ack(true);
-        Ok(Self { socket, seq: 0, buf: vec![0; 64 * 1024] })
+        // Room for the kernel's answers, not zeroed: recv writes into the
+        // spare capacity, and zeroing 64 KiB first would touch 16 pages for
+        // nothing (a page fault each; they add up, see `What does isolation cost?`).
+        Ok(Self { socket, seq: 0, buf: Vec::with_capacity(64 * 1024) })
     }
 
     /// Send `message`, narrate it as `what` (the `ip` command that does the
@@ -553,10 +622,11 @@ impl Netlink {
         self.socket.send(&out, 0).map_err(NlError::io)?;
         let mut answers = Vec::new();
         loop {
+            self.buf.clear();
             let len = loop {
-                match self.socket.recv(&mut &mut self.buf[..], 0) {
+                match self.socket.recv(&mut self.buf, 0) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other.map_err(NlError::io)?,
+                    other => break other.map_err(NlError::io)?.min(self.buf.len()),
                 }
             };
             let mut offset = 0;
@@ -779,7 +849,7 @@ mod tests {
     #[test]
     fn link_names_fit_ifnamsiz() {
         let max_pid = 4_194_304; // PID_MAX_LIMIT on 64-bit
-        assert!(format!("cfs{max_pid}c").len() <= 15);
+        assert!(format!("cfs{max_pid}").len() <= 15);
     }
 
     #[test]

@@ -230,3 +230,26 @@ fn signal_mask_is_clean() {
 }
 
 root_tests!(stage(); exit_status_propagates, usage_errors, not_root_is_refused, bad_rootfs_is_refused, child_is_refused_outside_run);
+
+#[test]
+fn usr1_to_the_runtime_reaches_the_container_and_leaves_nothing() {
+    if !root_or_skip("step06 usr1") {
+        return;
+    }
+    // sh as PID 1 gets the signal only because it has a handler (the trap).
+    let script = "trap 'echo got-usr1; exit 5' USR1; echo ready; while :; do sleep 0.1; done";
+    let mut running = stage().start(&["--pids", "10", "sh", "-c", script]);
+    let name = running.cgroup_name();
+    let mut stdout = std::io::BufReader::new(running.runtime.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let runtime = nix::unistd::Pid::from_raw(running.runtime.id() as i32);
+    nix::sys::signal::kill(runtime, nix::sys::signal::SIGUSR1).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = running.finish();
+    assert_eq!(rest, "got-usr1\n", "{out:?}");
+    assert_eq!(out.code, Some(5), "{out:?}");
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<PathBuf>::new());
+}

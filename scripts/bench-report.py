@@ -117,7 +117,8 @@ if extra:
 
 md += [
     "",
-    "To reproduce: `sudo scripts/bench.sh` (about six minutes; `--quick` takes one).",
+    "To reproduce: `sudo scripts/bench.sh` (about ten minutes, the cold build and the test"
+    " suite included; `--quick` takes one).",
     "",
 ]
 (out / "results.md").write_text("\n".join(md))

@@ -169,7 +169,10 @@ read -r load1 _ </proc/loadavg
     printf 'cgroups=%s\n' "$(cgroup_layout)"
     printf 'hyperfine=%s\n' "$(hyperfine --version | cut -d' ' -f2)"
     printf 'util_linux=%s\n' "$(unshare --version | grep -o '[0-9][0-9.]*' | head -n1)"
-    printf 'rustc=%s\n' "$(rustc --version 2>/dev/null | cut -d' ' -f2 || true)"
+    # The rustc beside the cargo that built the stages: under sudo, PATH may have none.
+    rustc=rustc
+    [[ -z $cargo || ! -x $(dirname "$cargo")/rustc ]] || rustc=$(dirname "$cargo")/rustc
+    printf 'rustc=%s\n' "$("$rustc" --version 2>/dev/null | cut -d' ' -f2 || true)"
     printf 'commit=%s\n' "$git_rev"
     printf 'date=%s\n' "$(date -u +%Y-%m-%d)"
     printf 'load=%s\n' "$load1"

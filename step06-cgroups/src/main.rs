@@ -324,16 +324,39 @@ fn report_oom(cgroup: &cgroups::Cgroup, limits: &cgroups::Limits, status: WaitSt
 // ANCHOR_END: oom
 
 // ANCHOR: signals
-/// The signals the runtime takes care of while the container runs: the
-/// stop requests, the ones a program uses for its own purposes (USR1, USR2,
-/// ALRM), whose default action would otherwise kill the runtime before it
-/// cleans up, and SIGCHLD.
+/// The signals the runtime collects while the container runs: SIGCHLD, and
+/// every signal whose default action would end the runtime before it cleans
+/// up (the stop requests, USR1, USR2, ALRM, the real-time signals, …),
+/// which it passes on to the container. Left alone: the job-control signals
+/// (Ctrl-Z stops the runtime with its container, `fg` continues both),
+/// SIGWINCH and SIGURG (ignored by default anyway), SIGPIPE (which Rust
+/// ignores: a write to a closed pipe must not reach the container), SIGXCPU
+/// and SIGXFSZ (about the runtime's own rlimits), and the signals a fault
+/// raises, such as SIGSEGV. SIGKILL cannot be blocked or caught: a runtime
+/// killed with it cleans up nothing.
 fn forwarded_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    for sig in STOP_REQUESTS.iter().chain(&[Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGALRM]) {
-        set.add(*sig);
+    let mut set = SigSet::all();
+    for sig in [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGTSTP,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+        Signal::SIGCONT,
+        Signal::SIGWINCH,
+        Signal::SIGURG,
+        Signal::SIGPIPE,
+        Signal::SIGXCPU,
+        Signal::SIGXFSZ,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGFPE,
+        Signal::SIGILL,
+        Signal::SIGTRAP,
+        Signal::SIGSYS,
+    ] {
+        set.remove(sig);
     }
-    set.add(Signal::SIGCHLD);
     set
 }
 
@@ -363,10 +386,13 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
         }
         let timeout = deadline.map_or(Duration::from_secs(1), |d| d - Instant::now().min(d));
         if let Some((sig, code)) = next_signal(&signals, timeout) {
-            if sig != Signal::SIGCHLD && code != libc::SI_KERNEL {
-                narrate(verbose, &format!("got {sig}: kill({pid}, {sig})"));
-                let _ = kill(pid, sig);
-                if STOP_REQUESTS.contains(&sig) {
+            if sig != libc::SIGCHLD && code != libc::SI_KERNEL {
+                let name = signal_name(sig);
+                narrate(verbose, &format!("got {name}: kill({pid}, {name})"));
+                // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
+                // `Signal`, which has no real-time signals.)
+                unsafe { libc::kill(pid.as_raw(), sig) };
+                if STOP_REQUESTS.iter().any(|&s| s as i32 == sig) {
                     deadline.get_or_insert(Instant::now() + GRACE);
                 }
             }
@@ -379,8 +405,9 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
     }
 }
 
-/// The next pending signal of `set` and its si_code, or None after `timeout`.
-fn next_signal(set: &SigSet, timeout: Duration) -> Option<(Signal, i32)> {
+/// The next pending signal of `set` (its number: it may be a real-time one)
+/// and its si_code, or None after `timeout`.
+fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_nsec: timeout.subsec_nanos() as libc::c_long,
@@ -388,9 +415,15 @@ fn next_signal(set: &SigSet, timeout: Duration) -> Option<(Signal, i32)> {
     let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
     // SAFETY: valid pointers to a sigset, a siginfo_t and a timespec.
     let sig = unsafe { libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &ts) };
-    let sig = Signal::try_from(sig).ok()?;
+    // -1: the timeout passed, or EINTR.
     // SAFETY: sigtimedwait filled `info` when it returned a signal.
-    Some((sig, unsafe { info.assume_init() }.si_code))
+    (sig > 0).then(|| (sig, unsafe { info.assume_init() }.si_code))
+}
+
+/// "SIGTERM", or "SIGRTMIN+3" for a real-time signal.
+fn signal_name(sig: i32) -> String {
+    Signal::try_from(sig)
+        .map_or_else(|_| format!("SIGRTMIN+{}", sig - libc::SIGRTMIN()), |s| s.to_string())
 }
 // ANCHOR_END: signals
 

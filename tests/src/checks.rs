@@ -344,30 +344,28 @@ pub fn cgroup_dirs(pid: i32) -> std::collections::BTreeMap<String, std::path::Pa
     dirs
 }
 
+/// Every container cgroup below the project's parent group, in every
+/// hierarchy: `/sys/fs/cgroup/<hierarchy>/containers-from-scratch/*` on v1 and
+/// hybrid hosts, `/sys/fs/cgroup/containers-from-scratch/*` on pure v2.
+pub fn container_cgroups() -> Vec<std::path::PathBuf> {
+    let mut parents = vec![std::path::PathBuf::from("/sys/fs/cgroup/containers-from-scratch")];
+    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+        parents.extend(hierarchies.flatten().map(|h| h.path().join("containers-from-scratch")));
+    }
+    let mut found = Vec::new();
+    for parent in parents {
+        if let Ok(entries) = std::fs::read_dir(&parent) {
+            found.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+    }
+    found.sort();
+    found
+}
+
 /// The container cgroups named `name` below the project's parent group, in
 /// every hierarchy: what must be gone once that container has ended.
 pub fn leftover_cgroups(name: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        for parent in [hierarchy.path().join("containers-from-scratch")] {
-            if let Ok(entries) = std::fs::read_dir(&parent) {
-                for entry in entries.flatten() {
-                    if entry.path().is_dir() && entry.file_name() == name {
-                        found.push(entry.path());
-                    }
-                }
-            }
-        }
-    }
-    // Pure v2: the parent sits right under /sys/fs/cgroup.
-    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup/containers-from-scratch") {
-        for entry in entries.flatten() {
-            if entry.path().is_dir() && entry.file_name() == name {
-                found.push(entry.path());
-            }
-        }
-    }
-    found
+    container_cgroups().into_iter().filter(|p| p.file_name().is_some_and(|n| n == name)).collect()
 }
 
 /// The command starts with no signal blocked or ignored: what the runtime
@@ -393,4 +391,27 @@ pub fn child_is_refused_outside_run(stage: &Stage) {
     assert_eq!(out.code, Some(125), "{out:?}");
     assert!(out.stderr.starts_with("error: `child` is the runtime's internal half"), "{out:?}");
     assert_eq!(host_hostname(), before);
+}
+
+/// A signal the runtime has no special use for, sent to the runtime, must
+/// not end it by the signal's default action before it cleans up: it is
+/// passed on to the container, where PID 1 (a `sleep`, with no handlers)
+/// ignores it, and the container ends normally, its cgroup removed. Real-time
+/// signals, which nix's `Signal` cannot name, included.
+pub fn other_signals_leave_nothing_behind(stage: &Stage) {
+    use std::io::BufRead;
+    let mut running = stage.start(&["--pids", "10", "sh", "-c", "echo ready; exec sleep 2"]);
+    let name = running.cgroup_name();
+    let mut stdout = std::io::BufReader::new(running.runtime.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let runtime = running.runtime.id() as libc::pid_t;
+    for sig in [libc::SIGVTALRM, libc::SIGPWR, libc::SIGPROF, libc::SIGRTMIN() + 3] {
+        // SAFETY: kill(2) with two integers.
+        assert_eq!(unsafe { libc::kill(runtime, sig) }, 0, "kill({runtime}, {sig})");
+    }
+    let out = running.finish();
+    assert_eq!(out.code, Some(0), "the runtime did not survive the signals: {out:?}");
+    assert_eq!(leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use container_tests::transcript::{self, Mode};
-use container_tests::{host_hostname, root_or_skip, workspace_root, Stage, TIMEOUT};
+use container_tests::{checks, host_hostname, root_or_skip, workspace_root, Stage, TIMEOUT};
 
 /// Every markdown file under book/src, in name order.
 fn chapters() -> Vec<PathBuf> {
@@ -86,6 +86,36 @@ fn transcripts_are_well_formed() {
     assert!(checked > 0, "no checked transcript found under book/src");
 }
 
+/// Some chapters read the running container's cgroup from the host with a
+/// glob, `containers-from-scratch/c*`, and check that none is left after: so
+/// start with none. An empty container cgroup here is stale, left by an
+/// earlier run (a runtime killed with SIGKILL, a crash): say so and remove it.
+/// One that holds processes belongs to a container running right now, which
+/// the transcripts cannot share the machine with.
+fn clear_stale_container_cgroups() {
+    let mut busy = Vec::new();
+    for dir in checks::container_cgroups() {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        if procs.trim().is_empty() {
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => eprintln!("book transcripts: removed a stale cgroup, {}", dir.display()),
+                Err(e) => busy.push(format!("{} ({e})", dir.display())),
+            }
+        } else {
+            busy.push(format!(
+                "{} (processes {})",
+                dir.display(),
+                procs.split_whitespace().collect::<Vec<_>>().join(" ")
+            ));
+        }
+    }
+    assert!(
+        busy.is_empty(),
+        "a container is running on this machine; stop it before checking the book's transcripts:\n{}",
+        busy.join("\n")
+    );
+}
+
 /// Root-gated: run every checked command and compare its output.
 #[test]
 fn transcripts_match_the_binaries() {
@@ -101,6 +131,7 @@ fn transcripts_match_the_binaries() {
     let bin = |name: &str| bins.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()).unwrap();
     let hostname = host_hostname();
     let root = workspace_root();
+    clear_stale_container_cgroups();
     let (mut commands, mut blocks, mut unchecked) = (0, 0, 0);
     let mut failures = Vec::new();
     for (path, block) in all_blocks() {

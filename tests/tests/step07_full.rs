@@ -472,5 +472,5 @@ fn signal_mask_is_clean() {
     }
 }
 
-root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused);
+root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused, other_signals_leave_nothing_behind);
 root_tests!(stage(); not_root_is_refused, child_is_refused_outside_run);

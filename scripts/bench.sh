@@ -79,9 +79,12 @@ done
 # --- root, and a cargo that works as root ----------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
     cargo=$(command -v cargo) || die "cargo is not on PATH"
+    # cargo runs `rustc` from PATH: with rustup, the proxy beside cargo (rustup
+    # only adds $CARGO_HOME/bin, which here is root's, to PATH).
+    root_path="${cargo%/*}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     echo "bench.sh: containers need root: running with sudo" >&2
     exec sudo --preserve-env=HOME,RUSTUP_HOME \
-        env CARGO="$cargo" CARGO_HOME="$PWD/target/root/cargo-home" \
+        env CARGO="$cargo" CARGO_HOME="$PWD/target/root/cargo-home" PATH="$root_path" \
         CARGO_TARGET_DIR="$PWD/target/root" "$0" "$@"
 fi
 cargo=${CARGO:-$(command -v cargo || true)}
@@ -97,6 +100,8 @@ if [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$workspace/target/root}
 fi
 [[ -n $bin_dir || -n $cargo ]] || die "cargo not found" "run it as yourself: scripts/bench.sh (it asks sudo for root)"
+# cargo runs `rustc` from PATH: the one beside it (rustup's proxy) first.
+[[ -z $cargo ]] || export PATH="${cargo%/*}:$PATH"
 target_dir=${CARGO_TARGET_DIR:-$workspace/target}
 
 # --- tools -------------------------------------------------------------------------------

@@ -10,11 +10,14 @@ if [ "$(id -u)" -ne 0 ]; then
     # sudo resets PATH (secure_path), so name your cargo, and keep HOME so
     # rustup finds your toolchain.
     cargo=$(command -v cargo) || { echo "error: cargo is not on PATH" >&2; exit 1; }
+    # cargo runs `rustc` from PATH: with rustup, the proxy beside cargo (rustup
+    # only adds $CARGO_HOME/bin, which here is root's, to PATH).
+    root_path="${cargo%/*}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     echo "test.sh: the isolation tests need root: running cargo test with sudo" >&2
     # Root's downloads and builds go under target/root/, never into your
     # ~/.cargo or target/, so nothing you own becomes root's.
     exec sudo --preserve-env=HOME,RUSTUP_HOME \
-        env CARGO="$cargo" CARGO_HOME="$PWD/target/root/cargo-home" \
+        env CARGO="$cargo" CARGO_HOME="$PWD/target/root/cargo-home" PATH="$root_path" \
         CARGO_TARGET_DIR="$PWD/target/root" "$0" "$@"
 fi
 export REQUIRE_ROOT_TESTS=1

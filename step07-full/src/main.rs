@@ -279,7 +279,9 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     }
     let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
     rootfs::enter(rootfs, args.verbose)?;
-    // The last privileged step is done: from here on, Docker's default set.
+    // The last privileged step is done: from here on, no supplementary
+    // groups, and Docker's default set of capabilities.
+    security::clear_supplementary_groups(args.verbose)?;
     security::drop_capabilities(args.verbose)?;
     let term = std::env::var_os("TERM");
     let env = init::container_env(&args.hostname, term, &args.env)?;

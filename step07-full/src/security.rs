@@ -61,6 +61,20 @@ struct CapUserData {
     inheritable: u32,
 }
 
+// ANCHOR: groups
+/// setgroups(2) with an empty list: the container's root is uid 0, gid 0,
+/// and in no other group. Without it the command would inherit the
+/// supplementary groups of whoever started the runtime (under sudo, root's
+/// from the host's /etc/group; a service may have more, such as `disk`),
+/// and with them access to whatever those groups may read or write. Docker
+/// sets the groups the image's /etc/group gives the user instead. Needs
+/// CAP_SETGID, so it comes before the capabilities are dropped.
+pub fn clear_supplementary_groups(verbose: bool) -> anyhow::Result<()> {
+    narrate(verbose, "setgroups([])");
+    nix::unistd::setgroups(&[]).context("setgroups([])")
+}
+// ANCHOR_END: groups
+
 // ANCHOR: caps
 /// Reduce the bounding, permitted, effective, inheritable and ambient sets to
 /// DEFAULT_CAPS and set no_new_privs. Raw prctl/capset via libc (no caps

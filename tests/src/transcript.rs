@@ -459,8 +459,12 @@ pub struct Ran {
 }
 
 /// Run `script` with `bash -c` in `dir`, stdout and stderr into one pipe, no
-/// stdin, in a process group of its own that is killed when the command ends
-/// or `timeout` passes, so nothing it started is left behind.
+/// stdin, in a session and process group of its own that is killed when the
+/// command ends or `timeout` passes, so nothing it started is left behind.
+/// A session of its own also means no controlling terminal, as in CI: when
+/// the tests run from a terminal, `ps` would otherwise mark the container's
+/// processes as foreground (`S+`), since inside the container's PID namespace
+/// both their process group and the terminal's show as 0.
 pub fn run(script: &str, dir: &Path, timeout: Duration) -> std::io::Result<Ran> {
     let (read, write) = nix::unistd::pipe()?;
     let mut cmd = Command::new("bash");
@@ -470,8 +474,16 @@ pub fn run(script: &str, dir: &Path, timeout: Duration) -> std::io::Result<Ran> 
         .env("LC_ALL", "C.UTF-8")
         .stdin(Stdio::null())
         .stdout(Stdio::from(write.try_clone()?))
-        .stderr(Stdio::from(write))
-        .process_group(0);
+        .stderr(Stdio::from(write));
+    // SAFETY: setsid(2) is async-signal-safe, and all this closure calls.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn()?;
     // `cmd` holds our copies of the pipe's write end: drop them, so the reader
     // sees end-of-file once the command's processes are gone.

@@ -29,7 +29,11 @@ fn chapters() -> Vec<PathBuf> {
     out
 }
 
-/// The stage crates at the workspace root: step01-uts, step02-self-exec, …
+/// The binaries a transcript may run, by `cargo run -q -p NAME --` or by
+/// `target/debug/NAME`: the stage crates at the workspace root (step01-uts,
+/// step02-self-exec, …) and the chroot-escape lesson program. Each is
+/// rewritten to the binary the harness built, wherever the target directory
+/// is (`target/root/` when scripts/test.sh ran as a normal user).
 fn stage_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(workspace_root())
         .unwrap()
@@ -37,6 +41,7 @@ fn stage_names() -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("step") && workspace_root().join(n).join("Cargo.toml").is_file())
         .collect();
+    names.push("chroot-escape".to_string());
     names.sort();
     names
 }

@@ -474,3 +474,23 @@ fn signal_mask_is_clean() {
 
 root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused, other_signals_leave_nothing_behind);
 root_tests!(stage(); not_root_is_refused, child_is_refused_outside_run);
+
+#[test]
+fn supplementary_groups_are_not_inherited() {
+    if !root_or_skip("step07 groups") {
+        return;
+    }
+    // Started by a root that is in groups 6 (disk) and 27: step06 passes them
+    // on to the command, step07 clears them.
+    let in_groups = |stage: &Stage| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--groups", "6,27", "--"]).arg(stage.bin()).arg("run").args(&stage.base);
+        cmd.args(["grep", "^Groups:", "/proc/self/status"]);
+        let out = container_tests::outcome(cmd);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        out.stdout.split_whitespace().skip(1).map(str::to_string).collect::<Vec<_>>()
+    };
+    let step06 = Stage::with_rootfs("step06-cgroups");
+    assert_eq!(in_groups(&step06), ["6", "27"], "the setpriv wrapper works");
+    assert_eq!(in_groups(&stage_net_none()), Vec::<String>::new());
+}

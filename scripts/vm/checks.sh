@@ -360,6 +360,41 @@ check_sysrq_read_only() {
     fi
 }
 
+# A process in the parent group itself (the no-internal-process rule): --pids alone (a
+# threaded controller, which the kernel enables anyway) is refused when the container
+# joins its cgroup, with status 125, an error and a hint that names the rule; nothing left.
+check_internal_process() {
+    name=$STAGE/internal-process-refused
+    # A fresh parent: one with memory enabled below it would refuse the process itself.
+    if ! { rmdir $PARENT 2>/dev/null || [ ! -d $PARENT ]; } || ! mkdir $PARENT; then
+        fail "$name" "could not make a fresh $PARENT: $(ls $PARENT)"
+        return
+    fi
+    sleep 30 &
+    squatter=$!
+    if ! echo $squatter >$PARENT/cgroup.procs; then
+        kill $squatter
+        fail "$name" "could not move a process into $PARENT"
+        return
+    fi
+    run internal --pids 20 --rootfs $ROOTFS ${NET:+--net "$NET"} /bin/sh -c 'echo SHOULD-NOT-RUN'
+    echo $squatter >$CG/cgroup.procs
+    kill $squatter
+    rmdir $PARENT 2>/dev/null
+    problems=
+    [ "$rc" = 125 ] || problems="$problems exit status $rc, want 125;"
+    grep -q '^error: .*EOPNOTSUPP' "$T/internal.err" || problems="$problems no 'error: ... EOPNOTSUPP' line;"
+    grep -q '^hint: .*no-internal-process rule' "$T/internal.err" || problems="$problems no hint naming the rule;"
+    ! grep -q SHOULD-NOT-RUN "$T/internal.out" || problems="$problems the command ran;"
+    [ -z "$left" ] || problems="$problems left cgroups: $left;"
+    if [ -n "$problems" ]; then
+        fail "$name" "${problems# } stderr: $(squash "$T/internal.err")"
+    else
+        note "$name: $(squash "$T/internal.err")"
+        pass "$name"
+    fi
+}
+
 check_stage() {
     STAGE=$1 BIN=/stages/$1 NET=
     if [ ! -x "$BIN" ]; then
@@ -382,6 +417,7 @@ check_stage() {
     check_oom
     [ "$STAGE" != step07-full ] || check_bridge_net
     [ "$STAGE" != step07-full ] || check_sysrq_read_only
+    check_internal_process
     check_cleanup
 }
 

@@ -457,11 +457,28 @@ impl Cgroup {
 pub fn join(dirs: &[PathBuf], verbose: bool) -> anyhow::Result<()> {
     for dir in dirs {
         let file = if dir.join("tasks").exists() { "tasks" } else { "cgroup.procs" };
-        write_file(&dir.join(file), 0, verbose)?;
+        write_file(&dir.join(file), 0, verbose).map_err(|err| join_hint(err, dir))?;
     }
     Ok(())
 }
 // ANCHOR_END: join
+
+/// The hint for a failed join. On v2 the one way it fails in practice: the
+/// parent group holds processes itself. With only threaded controllers
+/// (pids, cpu) the kernel enabled them anyway, and refuses here instead.
+fn join_hint(err: anyhow::Error, dir: &Path) -> anyhow::Error {
+    let parent = dir.parent().unwrap_or(dir).display();
+    let hint = if err.downcast_ref::<Errno>() == Some(&Errno::EOPNOTSUPP) {
+        format!(
+            "{parent} holds processes, so the kernel will not move one into a cgroup below it \
+             (the no-internal-process rule); inside a container, move its processes into a \
+             child cgroup first"
+        )
+    } else {
+        format!("the container could not move into its cgroup: is {parent} still there?")
+    };
+    crate::hinted(err, hint)
+}
 
 // ANCHOR: cleanup
 impl Drop for Cgroup {

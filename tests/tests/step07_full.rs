@@ -270,7 +270,8 @@ fn sigkill_to_the_runtime_kills_the_container() {
     wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
         .expect("the container's sleep never appeared");
     let init = running.child_pid();
-    kill(Pid::from_raw(running.runtime.id() as i32), Signal::SIGKILL).unwrap();
+    let running_pid = running.runtime.id();
+    kill(Pid::from_raw(running_pid as i32), Signal::SIGKILL).unwrap();
     let _ = running.finish();
     // The parent-death signal kills init; the kernel then kills the rest of
     // its PID namespace, and with the network namespace goes the veth pair.
@@ -278,6 +279,20 @@ fn sigkill_to_the_runtime_kills_the_container() {
         (pids_with_argv(&["sleep", &secs]).is_empty() && !host_link_exists(init)).then_some(())
     });
     assert!(gone.is_some(), "the container survived its runtime's SIGKILL");
+    // The dead runtime could not remove its address lease: it is stale (its
+    // pids are dead), and the next container to scan that far takes it over.
+    // Take it over here, so the run leaves nothing behind.
+    let runtime = running_pid.to_string();
+    let leases: Vec<_> = std::fs::read_dir("/run/containers-from-scratch/leases")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| t.split_whitespace().any(|w| w == runtime))
+        })
+        .collect();
+    assert_eq!(leases.len(), 1, "the killed runtime's lease: {leases:?}");
+    std::fs::remove_file(&leases[0]).unwrap();
 }
 
 #[test]

@@ -10,6 +10,12 @@
 #                                        earlier listing), and exit 1 if any
 set -euo pipefail
 
+die() {
+    printf 'error: %s\nhint: usage: %s [--since FILE], FILE being an earlier listing (%s >FILE)\n' \
+        "$1" "$0" "$0" >&2
+    exit 2
+}
+
 list() {
     # The containers' cgroups: /sys/fs/cgroup/containers-from-scratch/c* on
     # pure v2, /sys/fs/cgroup/<hierarchy>/containers-from-scratch/c* on v1.
@@ -34,18 +40,17 @@ case "${1:-}" in
         list | sort -u
         ;;
     --since)
-        [ -f "${2:-}" ] || { echo "usage: $0 [--since FILE]" >&2; exit 2; }
-        list | sort -u | comm -13 <(sort -u "$2") - | sed 's/^/  /' >"$2.new"
-        if [ -s "$2.new" ]; then
+        [ -n "${2:-}" ] || die "--since needs a FILE"
+        [ -f "$2" ] || die "--since $2: no such file"
+        new=$(list | sort -u | comm -13 <(sort -u "$2") -)
+        if [ -n "$new" ]; then
             echo "error: left behind on the host (not there before):" >&2
-            cat "$2.new" >&2
-            rm -f "$2.new"
+            while IFS= read -r line; do printf '  %s\n' "$line" >&2; done <<<"$new"
+            echo "hint: a container's cgroup, link or lease outlived it: see which test made it (cgroups are named c<runtime pid>)" >&2
             exit 1
         fi
-        rm -f "$2.new"
         ;;
     *)
-        echo "usage: $0 [--since FILE]" >&2
-        exit 2
+        die "unknown argument: $1"
         ;;
 esac

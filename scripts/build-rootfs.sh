@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-rootfs.sh [DIR] - build the small root filesystem the container stages run in.
+# build-rootfs.sh [--reset] [DIR] - build the small root filesystem the container stages run in.
 #
 # DIR defaults to rootfs/ at the workspace root. The tree is made from the host's own
 # binaries: each tool below is copied to the path it has on the host, with every shared
@@ -9,9 +9,20 @@
 # work. A symlink met on the way (sh -> dash, /usr/sbin/ip -> /bin/ip) is recreated as it
 # is on the host and the file it names is copied. Besides glibc, the workspace's own Rust
 # binaries (chroot-escape, which the tests copy in) link libgcc_s.so.1, the unwinder, which
-# no host tool here needs: it is copied too. When the host has busybox it becomes
+# no host tool here needs: it is copied too. busybox is required: it becomes
 # /bin/busybox, with a link for each applet no copied host tool already provides (nc,
-# wget, ping, vi, top, nslookup, ...). Then the mount points and a minimal /etc.
+# ping, seq, tail, cut, readlink, mknod, setpriv, which the book and the tests run inside,
+# and wget, vi, top, nslookup, ...). Then the mount points and a minimal /etc. A missing
+# tool stops the script before anything is created, with the command that installs it.
+#
+# Ownership: the rootfs belongs to whoever owns the directory it is built in, so a
+# learner's rootfs/ stays the learner's. Run as root (by the runtime on first use, under
+# sudo) for a directory of another user's, the script runs itself again as that user.
+# Run as a normal user on a rootfs that holds files of root's (what a container wrote, or
+# an older version of this script left), it stops with how to take it back.
+#
+# --reset: remove DIR first and build it again: a clean rootfs of your own. Files in it
+# that are not yours (what containers wrote there as root) are removed with sudo.
 #
 # Completion: when DIR does not exist the tree is built in DIR.tmp.<pid> beside it and
 # renamed to DIR as the very last step (rename(2) is atomic), so DIR either does not
@@ -24,8 +35,8 @@
 # nothing. The script never deletes anything outside DIR (except its own DIR.tmp.<pid>)
 # and refuses to write through a link that leads out of DIR.
 #
-# Needs: bash, coreutils, ldd (libc-bin), libgcc-s1 and the tools listed in TOOLS.
-# Root is not required to build; chroot into the result is.
+# Needs: bash, coreutils, ldd (libc-bin), libgcc-s1, busybox (busybox-static) and the
+# tools listed in TOOLS. Root is not required to build; chroot into the result is.
 set -euo pipefail
 
 # Look tools up in the distribution's directories only, whatever the caller's PATH is
@@ -38,6 +49,8 @@ TOOLS=(bash sh ls ps mount umount hostname cat echo sleep touch rm mkdir id env 
 declare -A PACKAGE=([bash]=bash [sh]=dash [ps]=procps [ip]=iproute2 [ipcs]=util-linux
     [ipcmk]=util-linux [mount]=mount [umount]=mount [hostname]=hostname [grep]=grep
     [ldd]=libc-bin)
+# busybox applets the book and the tests run inside the container.
+APPLETS=(nc ping seq tail cut readlink mknod setpriv)
 STAMP=.rootfs-complete
 
 say() { printf 'rootfs: %s\n' "$*" >&2; }
@@ -47,18 +60,41 @@ die() {
     exit 1
 }
 
+# The command that installs Debian packages $@ on this host (Fedora names in FEDORA).
+declare -A FEDORA=([busybox-static]=busybox [libc-bin]=glibc-common [libgcc-s1]=libgcc
+    [dash]=dash [iproute2]=iproute)
+install_hint() {
+    local p out=()
+    if command -v apt-get >/dev/null 2>&1; then
+        printf 'sudo apt-get install %s' "$*"
+    elif command -v dnf >/dev/null 2>&1; then
+        for p in "$@"; do out+=("${FEDORA[$p]:-$p}"); done
+        printf 'sudo dnf install %s' "${out[*]}"
+    else
+        printf 'install with your package manager: %s (Debian names)' "$*"
+    fi
+}
+
 workspace=$(cd -P -- "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." && pwd)
+usage="usage: scripts/build-rootfs.sh [--reset] [DIR]"
+reset=
 case ${1:-} in
 -h | --help)
     sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' -- "${BASH_SOURCE[0]}"
     exit 0
     ;;
+--reset)
+    reset=1
+    shift
+    ;;
+-*) die "unknown option: $1" "$usage" ;;
 esac
-(($# <= 1)) || die "too many arguments: $*" "usage: scripts/build-rootfs.sh [DIR]"
-(($# == 0)) || [[ -n $1 ]] || die "DIR is empty" "usage: scripts/build-rootfs.sh [DIR]"
+(($# <= 1)) || die "too many arguments: $*" "$usage"
+(($# == 0)) || [[ -n $1 ]] || die "DIR is empty" "$usage"
 dir=$(realpath -m -- "${1:-$workspace/rootfs}")
 [[ $dir != / ]] || die "refusing to build a rootfs into /" "pass a new directory, e.g. scripts/build-rootfs.sh /tmp/rootfs"
 [[ ! -e $dir || -d $dir ]] || die "$dir exists and is not a directory"
+me=$(id -u)
 
 # --- 1. Every required host tool, before anything is created ---------------------------
 # The path of executable $1 in PATH (type -P alone also returns a non-executable file).
@@ -77,21 +113,94 @@ for tool in "${TOOLS[@]}" ldd; do
         [[ " ${packages[*]} " == *" $pkg "* ]] || packages+=("$pkg")
     fi
 done
-((${#missing[@]} == 0)) ||
-    die "required host tool missing: ${missing[*]}" "sudo apt-get install ${packages[*]}"
-# libgcc_s.so.1 sits beside the libc.so.6 the host's bash loads (/lib/x86_64-linux-gnu).
-libc=$(ldd -- "$(readlink -f -- "${host_path[bash]}")" | awk '$1 == "libc.so.6" { print $3 }')
-libgcc=${libc%/*}/libgcc_s.so.1
-[[ -n $libc && -f $libgcc ]] ||
-    die "libgcc_s.so.1 not found beside ${libc:-libc.so.6}" "sudo apt-get install libgcc-s1"
 busybox=
 if [[ -f /bin/busybox && -x /bin/busybox ]]; then
     busybox=/bin/busybox
 elif p=$(find_tool busybox); then
     busybox=$p
+else
+    missing+=(busybox)
+    packages+=(busybox-static)
+fi
+((${#missing[@]} == 0)) ||
+    die "required host tool missing: ${missing[*]} (nothing was built)" "$(install_hint "${packages[@]}")"
+# The applets the book and the tests run inside must be in this busybox.
+lacking=()
+applets=$("$busybox" --list 2>/dev/null) || applets=
+for a in "${APPLETS[@]}"; do
+    grep -qx -- "$a" <<<"$applets" || lacking+=("$a")
+done
+((${#lacking[@]} == 0)) ||
+    die "$busybox lacks the applets ${lacking[*]} (nothing was built)" \
+        "install a full busybox: $(install_hint busybox-static)"
+# libgcc_s.so.1 sits beside the libc.so.6 the host's bash loads (/lib/x86_64-linux-gnu).
+libc=$(ldd -- "$(readlink -f -- "${host_path[bash]}")" | awk '$1 == "libc.so.6" { print $3 }')
+libgcc=${libc%/*}/libgcc_s.so.1
+[[ -n $libc && -f $libgcc ]] ||
+    die "libgcc_s.so.1 not found beside ${libc:-libc.so.6}" "$(install_hint libgcc-s1)"
+
+# --- 2. Whose rootfs it is --------------------------------------------------------------
+# The owner (uid, gid) of the directory the rootfs lives in: DIR, or where it will be made.
+owner_of() {
+    local d=$1
+    while [[ ! -e $d ]]; do d=$(dirname -- "$d"); done
+    stat -c '%u %g' -- "$d"
+}
+read -r owner group < <(owner_of "$dir")
+if ((me == 0 && owner != 0)) && [[ -z $reset ]]; then
+    # Root (the runtime on first use, under sudo) building in a user's clone: build as
+    # that user, so that the rootfs, like the rest of the clone, is theirs. setpriv sets
+    # the uid and gid and drops root's supplementary groups; no capability is kept.
+    say "building as uid $owner, the owner of $(dirname -- "$dir"), so that the rootfs is theirs"
+    exec setpriv --reuid="$owner" --regid="$group" --clear-groups -- \
+        bash "${BASH_SOURCE[0]}" "$dir"
 fi
 
-# --- 2. Where to build ----------------------------------------------------------------
+# Files in DIR that are not ours: written there by root (a container, or an older
+# version of this script that ran as root). The first one found, or nothing.
+foreign_file() {
+    find "$1" -xdev ! -user "$me" -print -quit 2>/dev/null
+}
+take_back="take it back with: sudo chown -R $(id -un):$(id -gn) $dir, or start clean with: scripts/build-rootfs.sh --reset${1:+ $dir}"
+
+if [[ -n $reset && -e $dir ]]; then
+    # Only something that looks like a rootfs of ours is removed.
+    if [[ $dir != "$workspace/rootfs" && ! -e $dir/$STAMP && ! -d $dir/usr/bin ]]; then
+        die "--reset: $dir does not look like a rootfs built by this script (no $STAMP, no usr/bin): not removing it" \
+            "remove it yourself if you mean it, then run scripts/build-rootfs.sh $dir"
+    fi
+    if ((me != 0)) && [[ -n $(foreign_file "$dir") ]]; then
+        n=$(find "$dir" -xdev ! -user "$me" 2>/dev/null | wc -l)
+        say "$n files in $dir belong to root (what containers wrote there): removing them with sudo"
+        command -v sudo >/dev/null 2>&1 ||
+            die "--reset: sudo is not installed, and root's files in $dir need root to remove" "as root: rm -rf $dir"
+        if ! sudo -n true 2>/dev/null && [[ ! -t 0 ]]; then
+            die "--reset: sudo asks for a password, and there is no terminal to type it in" \
+                "run scripts/build-rootfs.sh --reset from a terminal, or as root: rm -rf $dir"
+        fi
+        sudo rm -rf --one-file-system -- "$dir" ||
+            die "--reset: could not remove $dir" "as root: rm -rf $dir"
+    else
+        say "removing $dir"
+        rm -rf --one-file-system -- "$dir" || die "--reset: could not remove $dir" "as root: rm -rf $dir"
+    fi
+    read -r owner group < <(owner_of "$dir")
+    if ((me == 0 && owner != 0)); then
+        exec bash "${BASH_SOURCE[0]}" "$dir" # builds as the owner, see above
+    fi
+fi
+if ((me != 0)); then
+    if [[ -e $dir ]]; then
+        f=$(foreign_file "$dir")
+        [[ -z $f ]] || die "$dir holds files that are not yours, such as $f (what a container or an older version wrote there as root)" "$take_back"
+    else
+        parent=$(dirname -- "$dir")
+        [[ ! -e $parent || -w $parent ]] ||
+            die "cannot create $dir: $parent is not writable by you" "build it somewhere of yours: scripts/build-rootfs.sh DIR"
+    fi
+fi
+
+# --- 3. Where to build ----------------------------------------------------------------
 tmp=
 cleanup() { [[ -z $tmp ]] || rm -rf --one-file-system -- "$tmp"; }
 trap cleanup EXIT
@@ -214,7 +323,7 @@ put_text() {
     mv -fT -- "$dest.rootfs-new" "$dest"
 }
 
-# --- 3. Merged-/usr layout ------------------------------------------------------------
+# --- 4. Merged-/usr layout ------------------------------------------------------------
 made[$stage]=1
 for d in usr usr/bin usr/sbin usr/lib usr/lib64; do
     [[ ! -L $stage/$d ]] || die "$stage/$d is a link; expected a directory" "remove $dir and run again"
@@ -223,7 +332,7 @@ done
 for l in bin sbin lib lib64; do put_link "usr/$l" "/$l"; done
 say "layout: usr/{bin,sbin,lib,lib64}, with bin, sbin, lib, lib64 linked into usr"
 
-# --- 4. Host tools and their libraries ------------------------------------------------
+# --- 5. Host tools and their libraries ------------------------------------------------
 for tool in "${TOOLS[@]}"; do add_binary "${host_path[$tool]}" "$tool"; done
 
 changed=0
@@ -234,29 +343,24 @@ else
     say "libgcc_s.so.1 is up to date"
 fi
 
-# --- 5. busybox (optional) and its applets --------------------------------------------
-if [[ -n $busybox ]]; then
-    add_binary "$busybox" busybox /usr/bin/busybox
-    linked=0 kept=0
-    while read -r applet; do
-        [[ -n $applet && $applet != */* && $applet != busybox ]] || continue
-        if [[ -L $stage/usr/bin/$applet && $stage/usr/bin/$applet -ef $stage/usr/bin/busybox ]]; then
-            linked=$((linked + 1))
-        elif [[ -e $stage/usr/bin/$applet || -L $stage/usr/bin/$applet ||
-            -e $stage/usr/sbin/$applet || -L $stage/usr/sbin/$applet ]]; then
-            kept=$((kept + 1)) # a host tool (or a file of the user's) already has the name
-        else
-            ln -s busybox "$stage/usr/bin/$applet"
-            linked=$((linked + 1))
-        fi
-    done < <("$busybox" --list)
-    say "busybox applets: $linked linked (nc, wget, ping, vi, top, ...), $kept left to host tools"
-else
-    say "note: the host has no busybox; nc, wget, ping, vi, top, nslookup will be missing inside"
-    say "note: to have them: sudo apt-get install busybox-static (or busybox), then run this again"
-fi
+# --- 6. busybox and its applets ------------------------------------------------------
+add_binary "$busybox" busybox /usr/bin/busybox
+linked=0 kept=0
+while read -r applet; do
+    [[ -n $applet && $applet != */* && $applet != busybox ]] || continue
+    if [[ -L $stage/usr/bin/$applet && $stage/usr/bin/$applet -ef $stage/usr/bin/busybox ]]; then
+        linked=$((linked + 1))
+    elif [[ -e $stage/usr/bin/$applet || -L $stage/usr/bin/$applet ||
+        -e $stage/usr/sbin/$applet || -L $stage/usr/sbin/$applet ]]; then
+        kept=$((kept + 1)) # a host tool (or a file of the user's) already has the name
+    else
+        ln -s busybox "$stage/usr/bin/$applet"
+        linked=$((linked + 1))
+    fi
+done <<<"$applets"
+say "busybox applets: $linked linked (nc, wget, ping, vi, top, ...), $kept left to host tools"
 
-# --- 6. Mount points and /etc ---------------------------------------------------------
+# --- 7. Mount points and /etc ---------------------------------------------------------
 for d in proc sys dev etc tmp root; do ensure_dir "$stage/$d"; done
 chmod 1777 -- "$stage/tmp"
 chmod 700 -- "$stage/root"
@@ -277,7 +381,7 @@ hosts: files dns
 '
 say "etc: passwd (root, nobody), group (root, nogroup), hosts, nsswitch.conf"
 
-# --- 7. Done: stamp last, then the atomic rename of a fresh build ---------------------
+# --- 8. Done: stamp last, then the atomic rename of a fresh build ---------------------
 put_text "/$STAMP" 0644 'built by scripts/build-rootfs.sh
 '
 if [[ -n $tmp ]]; then

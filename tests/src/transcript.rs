@@ -20,7 +20,14 @@
 //!   may be a marker:
 //!   `<!-- transcript: unchecked: REASON -->` — not run (the reason is required);
 //!   `<!-- transcript: any-order: REASON -->` — run, but the lines may come in
-//!   any order (for output that two processes print at the same time).
+//!   any order (for output that two processes print at the same time);
+//!   `<!-- transcript: normal-user: REASON -->` — run only as a normal user
+//!   with sudo (the learner's run, `.ci/run`'s learner phase), not as root.
+//! - A command that needs root outside cargo is written with `sudo` (`sudo
+//!   unshare …`, `… | sudo tee FILE`), so that a learner can type it as shown.
+//!   Run as root, the word `sudo` is dropped; as a normal user it is run as
+//!   typed, and so are `cargo run` (its runner elevates the stage) and
+//!   `target/debug/STAGE` (the learner's own build).
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -38,6 +45,8 @@ pub enum Mode {
     AnyOrder(String),
     /// Not run, for the reason given.
     Unchecked(String),
+    /// Run, in order, only as a normal user with sudo, for the reason given.
+    NormalUser(String),
 }
 
 /// One `$ command` and the lines it is expected to print.
@@ -77,13 +86,15 @@ fn marker_mode(line: &str, lineno: usize) -> Result<Mode, FormatError> {
         .trim();
     let (kind, reason) = inner.split_once(':').map_or((inner, ""), |(k, r)| (k.trim(), r.trim()));
     match (kind, reason) {
-        ("unchecked", "") | ("any-order", "") => {
+        ("unchecked", "") | ("any-order", "") | ("normal-user", "") => {
             Err(err(format!("the {kind} marker needs a reason: `{MARKER} {kind}: REASON -->`")))
         }
         ("unchecked", r) => Ok(Mode::Unchecked(r.to_string())),
         ("any-order", r) => Ok(Mode::AnyOrder(r.to_string())),
+        ("normal-user", r) => Ok(Mode::NormalUser(r.to_string())),
         _ => Err(err(format!(
-            "unknown transcript marker {line:?}: expected `unchecked: REASON` or `any-order: REASON`"
+            "unknown transcript marker {line:?}: expected `unchecked: REASON`, \
+             `any-order: REASON` or `normal-user: REASON`"
         ))),
     }
 }
@@ -218,16 +229,28 @@ fn parse_block(body: &[&str], fence_line: usize) -> Result<Vec<Step>, FormatErro
     Ok(steps)
 }
 
-/// The command with `cargo run -q -p STAGE --` and `target/debug/STAGE` replaced
-/// by the path `bin(STAGE)` gives; any other mention of cargo is an error.
-pub fn rewrite(
-    command: &str,
-    stages: &[String],
-    bin: impl Fn(&str) -> PathBuf,
-) -> Result<String, String> {
+/// Who runs a checked command, and so how it is run.
+pub enum As<'a> {
+    /// Root (CI, `scripts/test.sh`): `cargo run -q -p STAGE --` and
+    /// `target/debug/STAGE` become the path the function gives for STAGE (the
+    /// harness's build, wherever its target directory is), and the word
+    /// `sudo` is dropped.
+    Root(&'a dyn Fn(&str) -> PathBuf),
+    /// A normal user with sudo: the command exactly as the book shows it.
+    Learner,
+}
+
+/// The command as `who` runs it. Either way, a stage runs only as `cargo run
+/// -q -p STAGE -- ARGS` or `target/debug/STAGE`, any other mention of cargo is
+/// an error, and so is `sudo` with options (write plain `sudo CMD`).
+pub fn rewrite(command: &str, stages: &[String], who: &As) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = command;
     let mut at_word_start = true;
+    let keep = |out: &mut String, typed: &str, name: &str| match who {
+        As::Root(bin) => out.push_str(&shell_quote(&bin(name))),
+        As::Learner => out.push_str(typed),
+    };
     while !rest.is_empty() {
         if at_word_start {
             if let Some(after) = rest.strip_prefix("cargo run -q -p ") {
@@ -243,7 +266,7 @@ pub fn rewrite(
                 else {
                     return Err(format!("write `cargo run -q -p {name} -- ARGS`"));
                 };
-                out.push_str(&shell_quote(&bin(name)));
+                keep(&mut out, &rest[..rest.len() - tail.len()], name);
                 rest = tail;
                 at_word_start = false;
                 continue;
@@ -253,11 +276,24 @@ pub fn rewrite(
                 let name: String =
                     after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
                 if stages.contains(&name) {
-                    out.push_str(&shell_quote(&bin(&name)));
-                    rest = &after[name.len()..];
+                    let tail = &after[name.len()..];
+                    keep(&mut out, &rest[..rest.len() - tail.len()], &name);
+                    rest = tail;
                     at_word_start = false;
                     continue;
                 }
+            }
+            if let Some(after) = rest.strip_prefix("sudo ") {
+                if after.trim_start().starts_with('-') {
+                    return Err("write plain `sudo CMD` in a checked transcript: \
+                                root runs it without the `sudo`"
+                        .into());
+                }
+                if matches!(who, As::Learner) {
+                    out.push_str("sudo ");
+                }
+                rest = after.trim_start();
+                continue;
             }
             if rest.starts_with("cargo ") || rest == "cargo" {
                 return Err(

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use container_tests::transcript::{self, Mode};
+use container_tests::transcript::{self, As, Mode};
 use container_tests::{checks, host_hostname, root_or_skip, workspace_root, Stage, TIMEOUT};
 
 /// Every markdown file under book/src, in name order.
@@ -82,8 +82,12 @@ fn transcripts_are_well_formed() {
         }
         for step in &block.steps {
             checked += 1;
-            if let Err(e) = transcript::rewrite(&step.command, &stages, |n| PathBuf::from(n)) {
-                problems.push(format!("{}:{}: {e}", relative(&path), step.line));
+            let as_root = As::Root(&|n| PathBuf::from(n));
+            for who in [as_root, As::Learner] {
+                if let Err(e) = transcript::rewrite(&step.command, &stages, &who) {
+                    problems.push(format!("{}:{}: {e}", relative(&path), step.line));
+                    break;
+                }
             }
         }
     }
@@ -121,7 +125,8 @@ fn clear_stale_container_cgroups() {
     );
 }
 
-/// Root-gated: run every checked command and compare its output.
+/// Root-gated: run every checked command and compare its output (all but
+/// the normal-user blocks; a `sudo` in a command is dropped).
 #[test]
 fn transcripts_match_the_binaries() {
     if !root_or_skip("book transcripts") {
@@ -134,21 +139,65 @@ fn transcripts_match_the_binaries() {
         .map(|n| (n.clone(), Stage::new(Box::leak(n.clone().into_boxed_str())).bin()))
         .collect();
     let bin = |name: &str| bins.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()).unwrap();
+    clear_stale_container_cgroups();
+    check_every_transcript(&stages, &As::Root(&bin));
+}
+
+/// The learner's run of the book: as a normal user with passwordless sudo,
+/// every checked command exactly as the book shows it (`cargo run` builds
+/// into target/debug and its runner elevates the stage; `sudo` is typed), the
+/// normal-user blocks included. `.ci/run` runs it in its learner phase:
+/// `cargo test -p container-tests --test book_transcripts -- --ignored`.
+#[test]
+#[ignore = "run as a normal user with passwordless sudo (.ci/run's learner phase)"]
+fn transcripts_match_as_a_normal_user_with_sudo() {
+    assert!(
+        !nix::unistd::Uid::effective().is_root(),
+        "this is the learner's run: start it as a normal user (root runs transcripts_match_the_binaries)"
+    );
+    let sudo = std::process::Command::new("sudo").args(["-n", "true"]).status();
+    assert!(
+        sudo.is_ok_and(|s| s.success()),
+        "the learner's run needs sudo without a password (`sudo -n true` failed)"
+    );
+    // The book types target/debug/STAGE: the stage binaries must be there.
+    let debug = workspace_root().join("target/debug");
+    assert_eq!(
+        container_tests::target_dir(),
+        debug,
+        "run it with the default target directory, where the book's target/debug/ paths lead"
+    );
+    let stages = stage_names();
+    for name in &stages {
+        Stage::new(Box::leak(name.clone().into_boxed_str())).bin();
+    }
+    let stale = checks::container_cgroups();
+    assert!(stale.is_empty(), "container cgroups are left on this machine: {stale:?}");
+    check_every_transcript(&stages, &As::Learner);
+}
+
+/// Run every block `who` runs and fail with every disagreement.
+fn check_every_transcript(stages: &[String], who: &As) {
     let hostname = host_hostname();
     let root = workspace_root();
-    clear_stale_container_cgroups();
-    let (mut commands, mut blocks, mut unchecked) = (0, 0, 0);
+    let learner = matches!(who, As::Learner);
+    let (mut commands, mut blocks, mut skipped) = (0, 0, 0);
     let mut failures = Vec::new();
     for (path, block) in all_blocks() {
-        if matches!(block.mode, Mode::Unchecked(_)) {
-            unchecked += 1;
+        let runs = match &block.mode {
+            Mode::Unchecked(_) => false,
+            Mode::NormalUser(_) => learner,
+            _ => true,
+        };
+        if !runs {
+            skipped += 1;
             continue;
         }
         blocks += 1;
         for step in &block.steps {
             commands += 1;
             let place = format!("{}:{}: $ {}", relative(&path), step.line, step.command);
-            let script = match transcript::rewrite(&step.command, &stages, bin) {
+            let script = match transcript::rewrite(&step.command, stages, who) {
                 Ok(s) => s,
                 Err(e) => {
                     failures.push(format!("{place}\n  {e}"));
@@ -176,8 +225,10 @@ fn transcripts_match_the_binaries() {
             }
         }
     }
+    let who = if learner { "as a normal user with sudo" } else { "as root" };
     eprintln!(
-        "book transcripts: {commands} commands in {blocks} blocks checked, {unchecked} blocks unchecked"
+        "book transcripts {who}: {commands} commands in {blocks} blocks checked, {skipped} blocks not run (unchecked{})",
+        if learner { "" } else { ", or normal-user only" }
     );
     assert!(commands > 0, "no checked transcript found under book/src");
     assert!(
@@ -302,7 +353,8 @@ fn markers_and_blocks_are_validated() {
 fn commands_use_the_built_binary_and_never_cargo() {
     let stages = vec!["step01-uts".to_string()];
     let bin = |n: &str| PathBuf::from("/w/target/debug").join(n);
-    let rw = |c: &str| transcript::rewrite(c, &stages, bin);
+    let rw = |c: &str| transcript::rewrite(c, &stages, &As::Root(&bin));
+    let typed = |c: &str| transcript::rewrite(c, &stages, &As::Learner);
     assert_eq!(
         rw("cargo run -q -p step01-uts -- run hostname").unwrap(),
         "/w/target/debug/step01-uts run hostname"
@@ -320,6 +372,21 @@ fn commands_use_the_built_binary_and_never_cargo() {
     assert!(rw("cargo run -q -p step09-nope -- run x").is_err());
     assert!(rw("cargo run -q -p step01-uts run x").is_err());
     assert!(rw("cargo build").is_err());
+    // Root needs no sudo; a learner types it, and cargo run, as shown.
+    assert_eq!(rw("sudo unshare -m true").unwrap(), "unshare -m true");
+    assert_eq!(rw("echo 20 | sudo tee /x/pids.max").unwrap(), "echo 20 | tee /x/pids.max");
+    assert_eq!(rw("X=1 sudo target/debug/step01-uts run x").unwrap(), "X=1 /w/target/debug/step01-uts run x");
+    assert_eq!(rw("echo sudo"), Ok("echo sudo".to_string()));
+    assert!(rw("sudo -E unshare -m true").is_err());
+    for c in [
+        "sudo unshare -m true",
+        "cargo run -q -p step01-uts -- run hostname | head -n 1",
+        "./target/debug/step01-uts run x; echo sudo",
+    ] {
+        assert_eq!(typed(c).unwrap(), c);
+    }
+    assert!(typed("cargo build").is_err());
+    assert!(typed("sudo -E true").is_err());
 }
 
 #[test]

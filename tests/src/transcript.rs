@@ -289,10 +289,17 @@ pub fn rewrite(command: &str, stages: &[String], who: &As) -> Result<String, Str
                                 root runs it without the `sudo`"
                         .into());
                 }
+                rest = after.trim_start();
                 if matches!(who, As::Learner) {
                     out.push_str("sudo ");
+                    // `sudo cargo …` shows that sudo does not find your cargo:
+                    // it never runs a build, so it may stand in a transcript.
+                    if let Some(after) = rest.strip_prefix("cargo ") {
+                        out.push_str("cargo ");
+                        rest = after;
+                        at_word_start = false;
+                    }
                 }
-                rest = after.trim_start();
                 continue;
             }
             if rest.starts_with("cargo ") || rest == "cargo" {

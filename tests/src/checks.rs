@@ -2,6 +2,7 @@
 //! Each stage's test file calls the ones its stage must keep, so a lesson
 //! learnt in step01 is re-checked in step07.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -53,17 +54,25 @@ fn killed_by_signal_is_128_plus_n(stage: &Stage) {
 /// Run as an unprivileged user: exit 125, one `error:` line and a `hint:` that
 /// gives the exact sudo command.
 pub fn not_root_is_refused(stage: &Stage) {
+    // `nobody` may not be able to reach the build: a learner's home is often
+    // 0700 (Debian's adduser, Ubuntu). Run a copy from a directory it can.
+    let dir = std::env::temp_dir().join(unique("cfs-not-root"));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.join(stage.name);
+    std::fs::copy(stage.bin(), &bin).unwrap();
     let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(stage.bin()).args([
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin).args([
         "run",
         "--verbose",
         "true",
     ]);
     let out = outcome(cmd);
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.code, Some(125), "{out:?}");
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert!(lines.iter().any(|l| l.starts_with("error: ") && l.contains("root")), "{out:?}");
-    let hint = format!("hint: run it as root: sudo {} run --verbose true", stage.bin().display());
+    let hint = format!("hint: run it as root: sudo {} run --verbose true", bin.display());
     assert!(lines.contains(&hint.as_str()), "expected {hint:?} in {out:?}");
     // Refused before anything was created: the narration never got to a syscall.
     assert!(!out.stderr.contains("unshare"), "{out:?}");

@@ -379,7 +379,10 @@ fn commands_use_the_built_binary_and_never_cargo() {
     // Root needs no sudo; a learner types it, and cargo run, as shown.
     assert_eq!(rw("sudo unshare -m true").unwrap(), "unshare -m true");
     assert_eq!(rw("echo 20 | sudo tee /x/pids.max").unwrap(), "echo 20 | tee /x/pids.max");
-    assert_eq!(rw("X=1 sudo target/debug/step01-uts run x").unwrap(), "X=1 /w/target/debug/step01-uts run x");
+    assert_eq!(
+        rw("X=1 sudo target/debug/step01-uts run x").unwrap(),
+        "X=1 /w/target/debug/step01-uts run x"
+    );
     assert_eq!(rw("echo sudo"), Ok("echo sudo".to_string()));
     assert!(rw("sudo -E unshare -m true").is_err());
     for c in [

@@ -161,6 +161,15 @@ fi
 foreign_file() {
     find "$1" -xdev ! -user "$me" -print -quit 2>/dev/null
 }
+# The same for the directories this script writes in (DIR, its top-level directories,
+# everything under usr/ and etc/): a file of root's elsewhere, such as one a container
+# left in /tmp, does not stop an update, a directory of root's here does.
+foreign_dir() {
+    {
+        find "$1" -maxdepth 1 -xdev -type d ! -user "$me" -print
+        find "$1/usr" "$1/etc" -xdev -type d ! -user "$me" -print
+    } 2>/dev/null | head -n 1
+}
 take_back="take it back with: sudo chown -R $(id -un):$(id -gn) $dir, or start clean with: scripts/build-rootfs.sh --reset${1:+ $dir}"
 
 if [[ -n $reset && -e $dir ]]; then
@@ -191,8 +200,8 @@ if [[ -n $reset && -e $dir ]]; then
 fi
 if ((me != 0)); then
     if [[ -e $dir ]]; then
-        f=$(foreign_file "$dir")
-        [[ -z $f ]] || die "$dir holds files that are not yours, such as $f (what a container or an older version wrote there as root)" "$take_back"
+        f=$(foreign_dir "$dir")
+        [[ -z $f ]] || die "$dir is not all yours: $f belongs to $(stat -c %U -- "$f") (an older version, or a container, made it as root)" "$take_back"
     else
         parent=$(dirname -- "$dir")
         [[ ! -e $parent || -w $parent ]] ||

@@ -78,17 +78,22 @@ install_hint() {
 workspace=$(cd -P -- "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." && pwd)
 usage="usage: scripts/build-rootfs.sh [--reset] [DIR]"
 reset=
-case ${1:-} in
--h | --help)
-    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' -- "${BASH_SOURCE[0]}"
-    exit 0
-    ;;
---reset)
-    reset=1
+while (($# > 0)); do
+    case $1 in
+    -h | --help)
+        sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' -- "${BASH_SOURCE[0]}"
+        exit 0
+        ;;
+    --reset) reset=1 ;;
+    --)
+        shift
+        break
+        ;;
+    -*) die "unknown option: $1" "$usage" ;;
+    *) break ;;
+    esac
     shift
-    ;;
--*) die "unknown option: $1" "$usage" ;;
-esac
+done
 (($# <= 1)) || die "too many arguments: $*" "$usage"
 (($# == 0)) || [[ -n $1 ]] || die "DIR is empty" "$usage"
 dir=$(realpath -m -- "${1:-$workspace/rootfs}")
@@ -147,15 +152,6 @@ owner_of() {
     stat -c '%u %g' -- "$d"
 }
 read -r owner group < <(owner_of "$dir")
-if ((me == 0 && owner != 0)) && [[ -z $reset ]]; then
-    # Root (the runtime on first use, under sudo) building in a user's clone: build as
-    # that user, so that the rootfs, like the rest of the clone, is theirs. setpriv sets
-    # the uid and gid and drops root's supplementary groups; no capability is kept.
-    say "building as uid $owner, the owner of $(dirname -- "$dir"), so that the rootfs is theirs"
-    exec setpriv --reuid="$owner" --regid="$group" --clear-groups -- \
-        bash "${BASH_SOURCE[0]}" "$dir"
-fi
-
 # Files in DIR that are not ours: written there by root (a container, or an older
 # version of this script that ran as root). The first one found, or nothing.
 foreign_file() {
@@ -165,10 +161,17 @@ foreign_file() {
 # everything under usr/ and etc/): a file of root's elsewhere, such as one a container
 # left in /tmp, does not stop an update, a directory of root's here does.
 foreign_dir() {
-    {
-        find "$1" -maxdepth 1 -xdev -type d ! -user "$me" -print
-        find "$1/usr" "$1/etc" -xdev -type d ! -user "$me" -print
-    } 2>/dev/null | head -n 1
+    local d f=
+    for d in "$1" "$1/usr" "$1/etc"; do
+        [[ -d $d ]] || continue
+        if [[ $d == "$1" ]]; then
+            f=$(find "$d" -maxdepth 1 -xdev -type d ! -user "$me" -print -quit 2>/dev/null) || true
+        else
+            f=$(find "$d" -xdev -type d ! -user "$me" -print -quit 2>/dev/null) || true
+        fi
+        [[ -z $f ]] || break
+    done
+    printf '%s' "$f"
 }
 take_back="take it back with: sudo chown -R $(id -un):$(id -gn) $dir, or start clean with: scripts/build-rootfs.sh --reset${1:+ $dir}"
 
@@ -179,7 +182,7 @@ if [[ -n $reset && -e $dir ]]; then
             "remove it yourself if you mean it, then run scripts/build-rootfs.sh $dir"
     fi
     if ((me != 0)) && [[ -n $(foreign_file "$dir") ]]; then
-        n=$(find "$dir" -xdev ! -user "$me" 2>/dev/null | wc -l)
+        n=$(find "$dir" -xdev ! -user "$me" 2>/dev/null | wc -l) || true
         say "$n files in $dir belong to root (what containers wrote there): removing them with sudo"
         command -v sudo >/dev/null 2>&1 ||
             die "--reset: sudo is not installed, and root's files in $dir need root to remove" "as root: rm -rf $dir"
@@ -193,10 +196,18 @@ if [[ -n $reset && -e $dir ]]; then
         say "removing $dir"
         rm -rf --one-file-system -- "$dir" || die "--reset: could not remove $dir" "as root: rm -rf $dir"
     fi
-    read -r owner group < <(owner_of "$dir")
-    if ((me == 0 && owner != 0)); then
-        exec bash "${BASH_SOURCE[0]}" "$dir" # builds as the owner, see above
-    fi
+fi
+read -r owner group < <(owner_of "$dir")
+if ((me == 0 && owner != 0)); then
+    # Root (the runtime on first use, under sudo) building in a user's clone: build as
+    # that user, so that the rootfs, like the rest of the clone, is theirs. setpriv sets
+    # the uid and gid and drops root's supplementary groups; no capability is kept.
+    as_owner=(setpriv --reuid="$owner" --regid="$group" --clear-groups --)
+    "${as_owner[@]}" test -r "${BASH_SOURCE[0]}" ||
+        die "cannot build $dir as its owner (uid $owner): they cannot read ${BASH_SOURCE[0]}" \
+            "build it as that user, or in a directory of root's"
+    say "building as uid $owner, the owner of $(dirname -- "$dir"), so that the rootfs is theirs"
+    exec "${as_owner[@]}" bash "${BASH_SOURCE[0]}" "$dir"
 fi
 if ((me != 0)); then
     if [[ -e $dir ]]; then

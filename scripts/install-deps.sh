@@ -39,6 +39,7 @@ die() {
 }
 
 check_only=
+(($# <= 1)) || die "too many arguments: $*" "usage: scripts/install-deps.sh [--check]"
 case ${1:-} in
 --check) check_only=1 ;;
 -h | --help)
@@ -120,11 +121,16 @@ if [[ $manager == apt-get ]]; then
     # apt-get update exits 0 when it could not fetch the lists (only a warning, "W:
     # Failed to fetch"): look for that, since without them the install cannot work.
     say "apt-get update"
-    if ! "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1 ||
-        grep -qE '^(W|E): (Failed to fetch|Some index files failed)' "$log"; then
+    status=0
+    "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1 || status=$?
+    if grep -qE '^(W|E): (Failed to fetch|Some index files failed)' "$log"; then
         sed 's/^/  /' "$log" >&2
         die "apt-get update could not reach the package archive, so nothing was installed" \
             "check the network (and any proxy), then run scripts/test.sh again; or install them yourself: $by_hand"
+    elif ((status != 0)); then
+        sed 's/^/  /' "$log" >&2
+        die "apt-get update failed (exit status $status, its output is above), so nothing was installed" \
+            "if it names a lock, another package manager is running: wait for it; then run scripts/test.sh again, or install them yourself: $by_hand"
     fi
     # apt-get downloads every package before it unpacks any, so a failed download
     # leaves nothing half-installed.

@@ -74,7 +74,7 @@ awk -v status="$status" '
     }
     END {
         line = sprintf("test.sh: %d passed, %d failed, %d skipped", p, f, s)
-        if (s > 0) line = line " (ignored: the learner run of the book, which .ci/run makes as a normal user)"
+        if (s > 0) line = line " (the tests marked ignored above; the learner run of the book is one: .ci/learner runs it as a normal user)"
         if (status != 0 && f == 0) line = line "; cargo test failed before every test ran: see its errors above"
         print line
     }' "$log"

@@ -16,6 +16,11 @@ case ${bin##*/} in
 step0[1-7]-*)
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1; then
+            if [ ! -t 0 ] && ! sudo -n true 2>/dev/null; then
+                echo "error: ${bin##*/} needs root, and sudo wants a password with no terminal to type it in" >&2
+                echo "hint: run it from a terminal (sudo asks once), or as root: $*" >&2
+                exit 125
+            fi
             if [ -t 2 ]; then
                 echo "cargo-runner: ${bin##*/} creates namespaces, which needs root: running it with sudo" >&2
             fi

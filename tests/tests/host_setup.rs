@@ -61,7 +61,7 @@ fn script(name: &str) -> PathBuf {
     workspace_root().join("scripts").join(name)
 }
 
-/// Copies of the two scripts in a directory of their own that nobody can
+/// Copies of the scripts in a directory of their own that nobody can
 /// reach, for the tests that run them as nobody: a learner's clone is often in
 /// a home of mode 0700 (Debian's adduser, Ubuntu). Removed on drop.
 struct Scripts(Scratch);
@@ -69,7 +69,7 @@ struct Scripts(Scratch);
 impl Scripts {
     fn copy() -> Scripts {
         let scratch = Scratch::new("scripts");
-        for name in ["build-rootfs.sh", "install-deps.sh"] {
+        for name in ["build-rootfs.sh", "install-deps.sh", "cargo-runner.sh"] {
             fs::copy(script(name), scratch.path.join(name)).unwrap();
         }
         Scripts(scratch)
@@ -684,4 +684,38 @@ fn install_deps_refuses_an_argument_after_check() {
     let out = outcome(command(script("install-deps.sh"), &["--check", "--bogus"]));
     let (error, _hint) = error_and_hint(&out);
     assert!(error.contains("--bogus"), "{out:#?}");
+}
+
+/// The cargo runner as a normal user whose sudo wants a password, with no
+/// terminal to type it in (a script, an editor's run button): one error line
+/// and a hint, status 125, and the stage never started.
+#[test]
+fn cargo_runner_without_a_terminal_for_the_password_is_refused() {
+    if !root_or_skip("cargo_runner_without_a_terminal_for_the_password_is_refused") {
+        return;
+    }
+    assert!(installed("sudo"), "this test needs sudo installed (apt-get install sudo)");
+    let scripts = Scripts::copy();
+    let runner = scripts.path("cargo-runner.sh");
+    assert_nobody_can("-r", &runner);
+    // A stand-in stage binary that would say so if it ran.
+    let stage = scripts.0.path.join("step01-uts");
+    fs::write(&stage, "#!/bin/sh\necho the stage ran\n").unwrap();
+    fs::set_permissions(&stage, fs::Permissions::from_mode(0o755)).unwrap();
+    let then = format!(
+        "setsid --wait {} sh {} {} run true </dev/null",
+        as_nobody(),
+        q(&runner),
+        q(&stage)
+    );
+    let out = outcome(command("sh", &["-c", &then]));
+    assert_eq!(out.code, Some(125), "{out:#?}");
+    let (error, hint) = error_and_hint(&out);
+    assert_eq!(
+        error,
+        "error: step01-uts needs root, and sudo wants a password with no terminal to type it in",
+        "{out:#?}"
+    );
+    assert!(hint.starts_with("hint: run it from a terminal"), "{out:#?}");
+    assert!(!out.stdout.contains("the stage ran"), "{out:#?}");
 }

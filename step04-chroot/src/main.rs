@@ -8,7 +8,7 @@
 
 mod rootfs;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -176,8 +176,8 @@ fn refuse_outside_run() -> anyhow::Result<()> {
 impl RunArgs {
     /// The options again, as arguments for the re-executed `child`.
     fn to_args(&self, rootfs: &Path) -> Vec<OsString> {
-        let mut out: Vec<OsString> = vec!["--hostname".into(), self.hostname.clone().into()];
-        out.extend(["--rootfs".into(), rootfs.into()]);
+        let mut out: Vec<OsString> = vec![option("hostname", &self.hostname)];
+        out.push(option("rootfs", rootfs));
         if self.verbose {
             out.push("--verbose".into());
         }
@@ -185,6 +185,15 @@ impl RunArgs {
         out.extend(self.command.iter().cloned());
         out
     }
+}
+
+/// One argument `--NAME=VALUE` for the re-executed `child`. As two arguments,
+/// clap would read a value that starts with `-` (`--hostname=-x`, `-e K=--v`)
+/// as an option of its own.
+fn option(name: &str, value: impl AsRef<OsStr>) -> OsString {
+    let mut arg = OsString::from(format!("--{name}="));
+    arg.push(value);
+    arg
 }
 
 /// Refuse a hostname the kernel would refuse, before anything is created.

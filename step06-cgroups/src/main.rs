@@ -10,7 +10,7 @@
 mod cgroups;
 mod rootfs;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -231,10 +231,10 @@ fn refuse_outside_run() -> anyhow::Result<()> {
 impl RunArgs {
     /// The options again, as arguments for the re-executed `child`.
     fn to_args(&self, rootfs: &Path, cgroups: &[PathBuf]) -> Vec<OsString> {
-        let mut out: Vec<OsString> = vec!["--hostname".into(), self.hostname.clone().into()];
-        out.extend(["--rootfs".into(), rootfs.into()]);
+        let mut out: Vec<OsString> = vec![option("hostname", &self.hostname)];
+        out.push(option("rootfs", rootfs));
         for dir in cgroups {
-            out.extend(["--cgroup".into(), dir.into()]);
+            out.push(option("cgroup", dir));
         }
         if self.verbose {
             out.push("--verbose".into());
@@ -243,6 +243,15 @@ impl RunArgs {
         out.extend(self.command.iter().cloned());
         out
     }
+}
+
+/// One argument `--NAME=VALUE` for the re-executed `child`. As two arguments,
+/// clap would read a value that starts with `-` (`--hostname=-x`, `-e K=--v`)
+/// as an option of its own.
+fn option(name: &str, value: impl AsRef<OsStr>) -> OsString {
+    let mut arg = OsString::from(format!("--{name}="));
+    arg.push(value);
+    arg
 }
 
 /// Refuse a hostname the kernel would refuse, before anything is created.

@@ -16,7 +16,7 @@ mod network;
 mod rootfs;
 mod security;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
@@ -314,14 +314,14 @@ fn refuse_outside_run() -> anyhow::Result<()> {
 impl RunArgs {
     /// The options again, as arguments for the re-executed `child`.
     fn to_args(&self, rootfs: &Path, ready_fd: RawFd, cgroups: &[PathBuf]) -> Vec<OsString> {
-        let mut out: Vec<OsString> = vec!["--hostname".into(), self.hostname.clone().into()];
-        out.extend(["--rootfs".into(), rootfs.into()]);
-        out.extend(["--ready-fd".into(), ready_fd.to_string().into()]);
+        let mut out: Vec<OsString> = vec![option("hostname", &self.hostname)];
+        out.push(option("rootfs", rootfs));
+        out.push(option("ready-fd", ready_fd.to_string()));
         for dir in cgroups {
-            out.extend(["--cgroup".into(), dir.into()]);
+            out.push(option("cgroup", dir));
         }
         for env in &self.env {
-            out.extend(["--env".into(), env.into()]);
+            out.push(option("env", env));
         }
         if self.verbose {
             out.push("--verbose".into());
@@ -330,6 +330,15 @@ impl RunArgs {
         out.extend(self.command.iter().cloned());
         out
     }
+}
+
+/// One argument `--NAME=VALUE` for the re-executed `child`. As two arguments,
+/// clap would read a value that starts with `-` (`--hostname=-x`, `-e K=--v`)
+/// as an option of its own.
+fn option(name: &str, value: impl AsRef<OsStr>) -> OsString {
+    let mut arg = OsString::from(format!("--{name}="));
+    arg.push(value);
+    arg
 }
 
 /// Refuse a hostname the kernel would refuse, before anything is created.

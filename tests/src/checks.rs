@@ -107,6 +107,16 @@ pub fn hostname_change_stays_inside(stage: &Stage) {
 /// From step02 on: `--hostname` is set before the command starts, and the
 /// default is `container`; a name longer than the kernel allows is refused
 /// before anything is created.
+/// A value that looks like an option reaches the re-executed child intact:
+/// `--hostname=-x` is the hostname "-x", not an option `-x` of `child`.
+pub fn option_like_values_reach_the_child(stage: &Stage) {
+    for name in ["-x", "--verbose"] {
+        let out = stage.run(&[&format!("--hostname={name}"), "hostname"]);
+        assert_eq!((out.code, out.stdout.trim()), (Some(0), name), "{out:?}");
+        assert!(out.stderr.is_empty(), "{out:?}");
+    }
+}
+
 pub fn hostname_flag(stage: &Stage) {
     let name = unique("h");
     let out = stage.run(&["--hostname", &name, "hostname"]);

@@ -8,6 +8,7 @@ fn stage() -> Stage {
 
 root_tests!(stage();
     hostname_flag,
+    option_like_values_reach_the_child,
     hostname_change_stays_inside,
     exit_status_propagates,
     usage_errors,

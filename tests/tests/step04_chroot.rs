@@ -13,6 +13,7 @@ root_tests!(stage();
     host_mounts_unchanged_on_shared_root,
     bad_rootfs_is_refused,
     hostname_flag,
+    option_like_values_reach_the_child,
     hostname_change_stays_inside,
     exit_status_propagates,
     usage_errors,

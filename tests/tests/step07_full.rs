@@ -487,7 +487,7 @@ fn signal_mask_is_clean() {
     }
 }
 
-root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused, other_signals_leave_nothing_behind);
+root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused, other_signals_leave_nothing_behind, option_like_values_reach_the_child);
 root_tests!(stage(); not_root_is_refused, child_is_refused_outside_run);
 
 #[test]
@@ -508,4 +508,17 @@ fn supplementary_groups_are_not_inherited() {
     let step06 = Stage::with_rootfs("step06-cgroups");
     assert_eq!(in_groups(&step06), ["6", "27"], "the setpriv wrapper works");
     assert_eq!(in_groups(&stage_net_none()), Vec::<String>::new());
+}
+
+#[test]
+fn env_values_that_look_like_options_reach_the_command() {
+    if !root_or_skip("step07 -e K=--v") {
+        return;
+    }
+    // A value, and a whole KEY=VALUE, that start with dashes.
+    let out = stage_net_none().run(&["-e", "K=--v", "--env=-K=-v", "env"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines.contains(&"K=--v") && lines.contains(&"-K=-v"), "{out:?}");
+    assert!(!out.stderr.contains("EPIPE"), "{out:?}");
 }

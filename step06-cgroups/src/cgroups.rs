@@ -499,12 +499,19 @@ impl Drop for Cgroup {
 impl Cgroup {
     /// rmdir(2) fails with EBUSY while the cgroup holds a process, and a
     /// killed process takes a moment to leave: so kill, and try again every
-    /// 10 ms for up to 2 s.
+    /// 10 ms for up to 2 s. It also fails with EBUSY while the cgroup has
+    /// children, which a container may make in its own (to manage its
+    /// processes, as systemd does): those go first, depth first.
     fn remove(&self, dir: &Path) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut waited = false;
         loop {
             self.kill_all(dir);
+            for sub in fs::read_dir(dir).into_iter().flatten().flatten() {
+                if sub.file_type().is_ok_and(|t| t.is_dir()) {
+                    self.remove(&sub.path())?;
+                }
+            }
             match remove_dir(dir) {
                 Ok(()) => {
                     crate::narrate(self.verbose, &format!("rmdir {}", dir.display()));
@@ -1037,14 +1044,26 @@ mod tests {
         let limits = Limits { pids: Some(5), ..Limits::default() };
         let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-8", &limits, false).unwrap();
         let leaf = cg.paths()[0].clone();
-        // A child cgroup we did not make: rmdir of the leaf must fail.
-        fs::create_dir(leaf.join("nested")).unwrap();
+        // Something no kernel makes (a symlink): rmdir of the leaf must fail.
+        std::os::unix::fs::symlink("nowhere", leaf.join("stray")).unwrap();
         let err = cg.remove(&leaf).unwrap_err();
         assert_eq!(
             format!("{err:#}"),
             format!("could not remove cgroup {}: ENOTEMPTY: Directory not empty", leaf.display())
         );
-        fs::remove_dir(leaf.join("nested")).unwrap();
+        fs::remove_file(leaf.join("stray")).unwrap();
+        drop(cg);
+        assert!(!leaf.exists());
+    }
+
+    #[test]
+    fn cgroups_made_inside_the_container_are_removed_depth_first() {
+        let root = v2_root("pids", V2_FILES);
+        let limits = Limits { pids: Some(5), ..Limits::default() };
+        let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-9", &limits, false).unwrap();
+        let leaf = cg.paths()[0].clone();
+        fs::create_dir_all(leaf.join("inner/deeper")).unwrap();
+        fs::create_dir(leaf.join("other")).unwrap();
         drop(cg);
         assert!(!leaf.exists());
     }

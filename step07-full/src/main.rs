@@ -78,6 +78,10 @@ struct RunArgs {
     /// Set KEY=VALUE in the container's environment, or copy KEY from ours.
     #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]", value_parser = init::parse_env)]
     env: Vec<String>,
+    /// Pass our descriptors 3 … 2+N on to the command; every other one above
+    /// 2 is closed before it runs.
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true)]
+    preserve_fds: u32,
     /// Internal: the pipe the child waits on until the runtime says go.
     #[arg(long, hide = true)]
     ready_fd: Option<RawFd>,
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     require_root()?;
     check_hostname(&args.hostname)?;
+    security::check_preserved_fds(args.preserve_fds)?;
     // Before the PID namespace: building the default rootfs forks a script.
     let rootfs = rootfs::resolve(args.rootfs.as_deref(), args.verbose)?;
     // ANCHOR: cgroup
@@ -283,6 +288,7 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     // groups, and Docker's default set of capabilities.
     security::clear_supplementary_groups(args.verbose)?;
     security::drop_capabilities(args.verbose)?;
+    security::close_other_fds(args.preserve_fds, args.verbose)?;
     let term = std::env::var_os("TERM");
     let env = init::container_env(&args.hostname, term, &args.env)?;
     // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).
@@ -317,6 +323,7 @@ impl RunArgs {
         let mut out: Vec<OsString> = vec![option("hostname", &self.hostname)];
         out.push(option("rootfs", rootfs));
         out.push(option("ready-fd", ready_fd.to_string()));
+        out.push(option("preserve-fds", self.preserve_fds.to_string()));
         for dir in cgroups {
             out.push(option("cgroup", dir));
         }

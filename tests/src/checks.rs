@@ -434,3 +434,30 @@ pub fn other_signals_leave_nothing_behind(stage: &Stage) {
     assert_eq!(out.code, Some(0), "the runtime did not survive the signals: {out:?}");
     assert_eq!(leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
 }
+
+/// A cgroup made inside the container's own, with the container's process
+/// moved into it (as a container that manages its own processes would do),
+/// is removed with it: depth first, since rmdir(2) of a cgroup that has
+/// children fails with EBUSY.
+pub fn sub_cgroups_are_removed_too(stage: &Stage) {
+    use std::io::BufRead;
+    let mut running = stage.start(&["--pids", "10", "sh", "-c", "echo ready; exec sleep 2"]);
+    let name = running.cgroup_name();
+    let mut stdout = std::io::BufReader::new(running.runtime.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let dirs = leftover_cgroups(&name);
+    assert!(!dirs.is_empty(), "no cgroup named {name}");
+    let sleep = running.child_pid().to_string();
+    for dir in &dirs {
+        let sub = dir.join("inner").join("deeper");
+        std::fs::create_dir_all(&sub).unwrap();
+        // The sleep (the container's PID 1) moves into the deepest one.
+        std::fs::write(sub.join("cgroup.procs"), &sleep).unwrap();
+    }
+    let out = running.finish();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!out.stderr.contains("could not remove"), "{out:?}");
+    assert_eq!(leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{out:?}");
+}

@@ -509,7 +509,9 @@ pub struct Ran {
 /// processes as foreground (`S+`), since inside the container's PID namespace
 /// both their process group and the terminal's show as 0.
 pub fn run(script: &str, dir: &Path, timeout: Duration) -> std::io::Result<Ran> {
-    let (read, write) = nix::unistd::pipe()?;
+    // Close-on-exec: the command must get only 0, 1 and 2 (the book shows what it
+    // does with descriptors), not our copies of the pipe.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(script)

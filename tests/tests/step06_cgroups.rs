@@ -229,7 +229,7 @@ fn signal_mask_is_clean() {
     }
 }
 
-root_tests!(stage(); exit_status_propagates, usage_errors, not_root_is_refused, bad_rootfs_is_refused, child_is_refused_outside_run, other_signals_leave_nothing_behind, option_like_values_reach_the_child);
+root_tests!(stage(); exit_status_propagates, usage_errors, not_root_is_refused, bad_rootfs_is_refused, child_is_refused_outside_run, other_signals_leave_nothing_behind, option_like_values_reach_the_child, sub_cgroups_are_removed_too);
 
 #[test]
 fn usr1_to_the_runtime_reaches_the_container_and_leaves_nothing() {

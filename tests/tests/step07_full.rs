@@ -487,7 +487,7 @@ fn signal_mask_is_clean() {
     }
 }
 
-root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused, other_signals_leave_nothing_behind, option_like_values_reach_the_child);
+root_tests!(stage_net_none(); exit_status_propagates, usage_errors, bad_rootfs_is_refused, other_signals_leave_nothing_behind, option_like_values_reach_the_child, sub_cgroups_are_removed_too);
 root_tests!(stage(); not_root_is_refused, child_is_refused_outside_run);
 
 #[test]
@@ -521,4 +521,84 @@ fn env_values_that_look_like_options_reach_the_command() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines.contains(&"K=--v") && lines.contains(&"-K=-v"), "{out:?}");
     assert!(!out.stderr.contains("EPIPE"), "{out:?}");
+}
+
+/// `stage`'s runtime started by a shell that first opens `fds` (each
+/// `(number, directory)`) for reading, as `7</some/dir` would.
+fn run_with_fds(stage: &Stage, fds: &[(u32, &Path)], args: &[&str]) -> container_tests::Outcome {
+    let opens: String =
+        fds.iter().map(|(n, dir)| format!("exec {n}<'{}'; ", dir.display())).collect();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!("{opens}exec \"$@\"")).arg("sh");
+    cmd.arg(stage.bin()).arg("run").args(&stage.base).args(args);
+    container_tests::outcome(cmd)
+}
+
+/// A host directory with a marker file in it, removed on drop.
+struct HostDir(std::path::PathBuf);
+
+impl HostDir {
+    fn new() -> HostDir {
+        let dir = std::env::temp_dir().join(unique("cfs-fds"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("marker"), "only on the host\n").unwrap();
+        HostDir(dir)
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn inherited_descriptors_do_not_reach_the_command() {
+    if !root_or_skip("step07 fds") {
+        return;
+    }
+    let host = HostDir::new();
+    // With the bridge network: the runtime's netlink sockets and ready pipe
+    // must be gone too. ls lists its own descriptors: 0 1 2, and 3 for the
+    // directory it reads.
+    let out = run_with_fds(
+        &stage(),
+        &[(7, &host.0)],
+        &["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; cat /proc/self/fd/7/marker"],
+    );
+    assert_eq!(out.stdout, "0 1 2 3 ", "{out:?}");
+    assert!(out.stderr.contains("/proc/self/fd/7/marker: No such file"), "{out:?}");
+    assert_eq!(out.code, Some(1), "{out:?}");
+}
+
+#[test]
+fn preserve_fds_passes_those_on_purpose_and_no_others() {
+    if !root_or_skip("step07 --preserve-fds") {
+        return;
+    }
+    let host = HostDir::new();
+    let script = "cat /proc/self/fd/3/marker; ls /proc/self/fd | tr '\\n' ' '";
+    let out = run_with_fds(
+        &stage_net_none(),
+        &[(3, &host.0), (4, &host.0)],
+        &["--preserve-fds", "1", "sh", "-c", script],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    // 3 passed on, 4 closed (ls's own directory is then 4).
+    assert_eq!(out.stdout, "only on the host\n0 1 2 3 4 ", "{out:?}");
+}
+
+#[test]
+fn bad_preserve_fds_is_refused_before_anything_is_created() {
+    if !root_or_skip("step07 bad --preserve-fds") {
+        return;
+    }
+    for value in ["-1", "x", "5"] {
+        let out = stage_net_none().run(&["--verbose", "--preserve-fds", value, "true"]);
+        assert_eq!(out.code, Some(125), "{value}: {out:?}");
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{value}: {out:?}");
+        assert!(lines[0].starts_with("error: ") && lines[0].contains("preserve-fds"), "{out:?}");
+        assert!(lines[1].starts_with("hint: "), "{value}: {out:?}");
+    }
 }

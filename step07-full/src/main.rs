@@ -181,6 +181,14 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let mut cmd = Command::new("/proc/self/exe");
     let cgroup_dirs = cgroup.as_ref().map(cgroups::Cgroup::paths).unwrap_or_default();
     cmd.arg("child").args(args.to_args(&rootfs, ready_fd, &cgroup_dirs));
+    // The child, and so the container's init, starts with no environment of
+    // ours: whatever the caller had exported (a token, a password) is not in
+    // /proc/1/environ. What it needs comes as arguments; TERM alone goes
+    // through, for the command's terminal.
+    cmd.env_clear();
+    if let Some(term) = std::env::var_os("TERM") {
+        cmd.env("TERM", term);
+    }
     // ANCHOR: spawn
     let flags = CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWNS
@@ -289,6 +297,7 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     security::clear_supplementary_groups(args.verbose)?;
     security::drop_capabilities(args.verbose)?;
     security::close_other_fds(args.preserve_fds, args.verbose)?;
+    security::make_undumpable(args.verbose)?;
     let term = std::env::var_os("TERM");
     let env = init::container_env(&args.hostname, term, &args.env)?;
     // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).
@@ -328,7 +337,15 @@ impl RunArgs {
             out.push(option("cgroup", dir));
         }
         for env in &self.env {
-            out.push(option("env", env));
+            // `-e KEY` copies our value: resolved here, since the child
+            // starts with an empty environment (see `run`). A KEY we do not
+            // have goes on as it is, and the child removes it.
+            match std::env::var(env) {
+                Ok(value) if !env.contains('=') => {
+                    out.push(option("env", format!("{env}={value}")))
+                }
+                _ => out.push(option("env", env)),
+            }
         }
         if self.verbose {
             out.push("--verbose".into());

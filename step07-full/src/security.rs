@@ -343,6 +343,27 @@ pub fn close_other_fds(preserve: u32, verbose: bool) -> anyhow::Result<()> {
 }
 // ANCHOR_END: fds
 
+// ANCHOR: dumpable
+/// Init is this runtime's own binary, running inside the container. Not
+/// dumpable, its /proc/1/exe, /proc/1/environ, /proc/1/mem and /proc/1/fd
+/// are closed to the container, and so is ptrace(2): the kernel lets only a
+/// process with CAP_SYS_PTRACE (dropped above) at a non-dumpable one
+/// (ptrace(2), "Ptrace access mode checking"). Without it, a process in the
+/// container could open /proc/1/exe, keep the descriptor, and write the
+/// host's runtime binary once it no longer runs: CVE-2019-5736, which runc
+/// answers by re-executing from a sealed memfd copy. Here no process of the
+/// container can reach the binary any other way: it is not in the rootfs,
+/// init is the only process running it, and init is non-dumpable before the
+/// first process of the container starts. (Dropping capabilities would not
+/// reset the flag: only a change of user or group IDs, or a gain of
+/// capabilities, does.) The command, which execve(2) makes dumpable again,
+/// runs a binary of the rootfs, not ours.
+pub fn make_undumpable(verbose: bool) -> anyhow::Result<()> {
+    narrate(verbose, "prctl(PR_SET_DUMPABLE, 0)");
+    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE, 0)")
+}
+// ANCHOR_END: dumpable
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -602,3 +602,32 @@ fn bad_preserve_fds_is_refused_before_anything_is_created() {
         assert!(lines[1].starts_with("hint: "), "{value}: {out:?}");
     }
 }
+
+#[test]
+fn init_is_not_dumpable_and_starts_with_no_caller_environment() {
+    if !root_or_skip("step07 dumpable") {
+        return;
+    }
+    // Inside: init's binary, environment and memory are closed to the
+    // container (ptrace goes through the same check as /proc/1/mem).
+    let script =
+        "cat /proc/1/environ; ls -l /proc/1/exe >/dev/null; head -c 1 /proc/1/mem >/dev/null; echo \"copied: $SECRET\"";
+    let mut cmd = stage_net_none().command(&["-e", "SECRET", "sh", "-c", script]);
+    cmd.env("SECRET", "hunter2").env("OTHER_SECRET", "swordfish");
+    let out = container_tests::outcome(cmd);
+    assert_eq!(out.stdout, "copied: hunter2\n", "{out:?}");
+    for path in ["/proc/1/environ", "/proc/1/exe", "/proc/1/mem"] {
+        let denied =
+            out.stderr.lines().any(|l| l.contains(path) && l.ends_with("Permission denied"));
+        assert!(denied, "{path} was not denied: {out:?}");
+    }
+    // From the host, as root: init's environment holds nothing of the caller's.
+    let mut cmd = stage_net_none().command(&["sleep", "3"]);
+    cmd.env("OTHER_SECRET", "swordfish");
+    let running = container_tests::Running::spawn(cmd);
+    let init = running.child_pid();
+    let environ = std::fs::read(format!("/proc/{init}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(!environ.contains("swordfish") && !environ.contains("PATH="), "{environ:?}");
+    assert_eq!(running.finish().code, Some(0));
+}

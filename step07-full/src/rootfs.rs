@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{fchmodat, makedev, mknod, FchmodatFlags, Mode, SFlag};
 use nix::unistd::{chdir, mkdir, mkdtemp, pivot_root};
 
 use crate::{hinted, narrate};
@@ -184,15 +184,30 @@ fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
     let dev = rootfs.join("dev");
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     mount_fs("tmpfs", &dev, flags, "mode=755,size=64k", verbose)?;
-    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-        // Bind-mounting the host's node needs no CAP_MKNOD and works the same
-        // in a user namespace, which is why runc does it too.
-        let (host, inside) = (Path::new("/dev").join(name), dev.join(name));
-        std::fs::File::create(&inside).with_context(|| format!("creating {}", inside.display()))?;
-        narrate(verbose, &format!("mount({host:?}, {inside:?}, NULL, MS_BIND, NULL)"));
-        mount(Some(&host), &inside, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("bind-mounting {}", host.display()))?;
+    // ANCHOR: devices
+    // The container's own device nodes, made with mknod(2) in its /dev tmpfs
+    // while the child still has CAP_MKNOD. A bind mount of the host's node,
+    // as step05 does, is the host's node: `chmod 600 /dev/null` inside would
+    // change it for the whole host. The numbers are the kernel's
+    // (Documentation/admin-guide/devices.txt), the mode 0666 as on any host.
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
+        let inside = dev.join(name);
+        narrate(verbose, &format!("mknod({inside:?}, S_IFCHR|0666, makedev({major}, {minor}))"));
+        let mode = Mode::from_bits_truncate(0o666);
+        mknod(&inside, SFlag::S_IFCHR, mode, makedev(major, minor))
+            .with_context(|| format!("mknod {}", inside.display()))?;
+        // mknod(2) applies the umask: set the mode as asked.
+        fchmodat(None, &inside, mode, FchmodatFlags::FollowSymlink)
+            .with_context(|| format!("chmod 666 {}", inside.display()))?;
     }
+    // ANCHOR_END: devices
     // newinstance: the container's own pseudo-terminals, not the host's
     // /dev/pts/* (see the kernel's Documentation/filesystems/devpts.rst).
     mkdir_in(&dev, "pts")?;

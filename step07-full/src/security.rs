@@ -168,16 +168,26 @@ const READONLY_PATHS: [&str; 5] =
 /// (/proc/kcore is the host's memory, /proc/keys its keyrings,
 /// /proc/timer_list and friends its processes' timings, /sys/firmware its
 /// firmware tables; powercap is CVE-2020-8694, the "PLATYPUS" power side
-/// channel). Most do not exist on a given kernel; those are skipped.
-const MASKED_PATHS: [&str; 12] = [
+/// channel). And five more Docker leaves readable: /proc/kpageflags,
+/// kpagecount and kpagecgroup describe every physical page of the host (the
+/// raw material of Rowhammer and page-cache side channels), /proc/slabinfo
+/// the kernel's allocations (heap-exploit grooming), /proc/config.gz how the
+/// host's kernel was built. Most do not exist on a given kernel; those are
+/// skipped.
+const MASKED_PATHS: [&str; 17] = [
     "proc/acpi",
     "proc/asound",
+    "proc/config.gz",
     "proc/interrupts",
     "proc/kcore",
     "proc/keys",
+    "proc/kpagecgroup",
+    "proc/kpagecount",
+    "proc/kpageflags",
     "proc/latency_stats",
     "proc/sched_debug",
     "proc/scsi",
+    "proc/slabinfo",
     "proc/timer_list",
     "proc/timer_stats",
     "sys/devices/virtual/powercap",

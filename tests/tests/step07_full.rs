@@ -469,6 +469,11 @@ fn earlier_lessons_hold() {
         "/proc/sched_debug",
         "/proc/scsi",
         "/proc/interrupts",
+        "/proc/config.gz",
+        "/proc/kpagecgroup",
+        "/proc/kpagecount",
+        "/proc/kpageflags",
+        "/proc/slabinfo",
     ];
     checks::mountinfo_has_only(&stage, &masks);
     let out = stage.run(&["sh", "-c", "ps -e -o pid=,comm=; true"]);
@@ -630,4 +635,56 @@ fn init_is_not_dumpable_and_starts_with_no_caller_environment() {
     let environ = String::from_utf8_lossy(&environ);
     assert!(!environ.contains("swordfish") && !environ.contains("PATH="), "{environ:?}");
     assert_eq!(running.finish().code, Some(0));
+}
+
+#[test]
+fn device_nodes_are_the_containers_own() {
+    if !root_or_skip("step07 devices") {
+        return;
+    }
+    // A stand-in for the host's /dev/null, bound over it in a private mount
+    // namespace: the real one is never touched, whatever the runtime does.
+    let dir = std::env::temp_dir().join(unique("cfs-devnull"));
+    std::fs::create_dir(&dir).unwrap();
+    let standin = dir.join("null");
+    let inside = "chmod 600 /dev/null; chown 65534 /dev/null; echo gone > /dev/null; \
+                  head -c 3 /dev/zero | wc -c; head -c 3 /dev/urandom | wc -c; \
+                  echo x > /dev/full || echo full is full";
+    let script = format!(
+        "mknod {0} c 1 3 && chmod 666 {0} && mount --bind {0} /dev/null && exec \"$@\"",
+        standin.display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh"]);
+    cmd.arg(stage_net_none().bin()).arg("run").args(&stage_net_none().base);
+    cmd.args(["sh", "-c", inside]);
+    let out = container_tests::outcome(cmd);
+    let meta = std::fs::metadata(&standin).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert_eq!(
+        (meta.permissions().mode() & 0o777, meta.uid()),
+        (0o666, 0),
+        "the container changed the host's /dev/null: {out:?}"
+    );
+    assert_eq!(out.stdout, "3\n3\nfull is full\n", "{out:?}");
+}
+
+#[test]
+fn host_wide_kernel_information_is_masked() {
+    if !root_or_skip("step07 masks") {
+        return;
+    }
+    let paths = [
+        "/proc/kpageflags",
+        "/proc/kpagecount",
+        "/proc/kpagecgroup",
+        "/proc/config.gz",
+        "/proc/slabinfo",
+    ];
+    let present: Vec<&str> = paths.into_iter().filter(|p| Path::new(p).exists()).collect();
+    assert!(!present.is_empty(), "none of {paths:?} on this kernel: nothing to check");
+    let script: String = present.iter().map(|p| format!("head -c 8 {p} | wc -c; ")).collect();
+    let out = stage_net_none().run(&["sh", "-c", &script]);
+    assert_eq!(out.stdout, "0\n".repeat(present.len()), "{present:?} readable inside: {out:?}");
 }

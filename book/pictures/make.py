@@ -123,9 +123,9 @@ STAGES = {
             (3, "init", "2302", "1", True, "/proc/self/exe child: sets up, drops caps, reaps"),
             (4, "sh", "2303", "2", True, "the command, with 13 capabilities"),
         ],
-        own={"uts", "pid", "mnt", "ipc", "net"},
+        own={"uts", "pid", "mnt", "ipc", "net", "cgroup"},
         fs=["/      the rootfs (pivot_root); /proc its own, /proc/sys and /sys read-only",
-            "/dev   minimal; /proc/keys, /proc/timer_list, /sys/firmware … masked"],
+            "/dev   its own nodes; /proc/keys, /proc/kpageflags, /sys/firmware … masked"],
         limits="--memory, --pids, --cpus: a cgroup of its own (step06)",
     ),
 }

@@ -14,6 +14,7 @@ mod cgroups;
 mod init;
 mod network;
 mod rootfs;
+mod seccomp;
 mod security;
 
 use std::ffi::{OsStr, OsString};
@@ -82,6 +83,9 @@ struct RunArgs {
     /// 2 is closed before it runs.
     #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true)]
     preserve_fds: u32,
+    /// The seccomp filter: `default` (Docker's semantics) or `unconfined`.
+    #[arg(long, value_enum, value_name = "PROFILE", default_value_t = seccomp::Profile::Default)]
+    seccomp: seccomp::Profile,
     /// Internal: the pipe the child waits on until the runtime says go.
     #[arg(long, hide = true)]
     ready_fd: Option<RawFd>,
@@ -277,6 +281,11 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     // Into the cgroup, by ourselves (cgroups::join says why not the runtime),
     // before the command runs.
     cgroups::join(&args.cgroup, args.verbose)?;
+    // A cgroup namespace of its own, now that we are in the container's
+    // cgroup: that cgroup becomes the root of what the container sees, so
+    // /proc/self/cgroup shows `/`, not the host's tree (cgroup_namespaces(7)).
+    narrate(args.verbose, "unshare(CLONE_NEWCGROUP)");
+    unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
     narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     // Our network namespace: eth0 as the runtime said, or only lo.
@@ -298,6 +307,7 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     security::drop_capabilities(args.verbose)?;
     security::close_other_fds(args.preserve_fds, args.verbose)?;
     security::make_undumpable(args.verbose)?;
+    seccomp::install(args.seccomp, args.verbose)?;
     let term = std::env::var_os("TERM");
     let env = init::container_env(&args.hostname, term, &args.env)?;
     // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).
@@ -333,6 +343,9 @@ impl RunArgs {
         out.push(option("rootfs", rootfs));
         out.push(option("ready-fd", ready_fd.to_string()));
         out.push(option("preserve-fds", self.preserve_fds.to_string()));
+        if self.seccomp == seccomp::Profile::Unconfined {
+            out.push(option("seccomp", "unconfined"));
+        }
         for dir in cgroups {
             out.push(option("cgroup", dir));
         }

@@ -93,6 +93,9 @@ pub fn rootfs() -> PathBuf {
             ensure_built();
             fs::copy(target_dir().join("chroot-escape"), dir.join("usr/bin/chroot-escape"))
                 .expect("copying chroot-escape into the rootfs");
+            // And the seccomp probe (see src/bin/syscall-probe.rs).
+            fs::copy(target_dir().join("syscall-probe"), dir.join("usr/bin/syscall-probe"))
+                .expect("copying syscall-probe into the rootfs");
             drop(lock);
             dir
         })

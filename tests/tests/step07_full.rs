@@ -393,8 +393,16 @@ fn cgroup_limits_still_hold() {
     let out = stage_net_none().run(&["--pids", "20", "--memory", "32M", "tail", "/dev/zero"]);
     assert_eq!(out.code, Some(137), "{out:?}");
     assert!(out.stderr.starts_with("error: the container was killed for memory"), "{out:?}");
-    let out = stage_net_none().run(&["--pids", "7", "cat", "/proc/self/cgroup"]);
-    assert!(out.stdout.contains("containers-from-scratch/c"), "{out:?}");
+    // In its cgroup, as the host sees it (inside, its cgroup namespace shows `/`).
+    let running = stage_net_none().start(&["--pids", "7", "sleep", "2"]);
+    let want = format!("containers-from-scratch/{}", running.cgroup_name());
+    let init = running.child_pid();
+    let seen = container_tests::wait_for(Duration::from_secs(5), || {
+        let cgroup = std::fs::read_to_string(format!("/proc/{init}/cgroup")).ok()?;
+        cgroup.contains(&want).then_some(cgroup)
+    });
+    assert!(seen.is_some(), "init never joined {want}");
+    assert_eq!(running.finish().code, Some(0));
 }
 
 #[test]
@@ -687,4 +695,83 @@ fn host_wide_kernel_information_is_masked() {
     let script: String = present.iter().map(|p| format!("head -c 8 {p} | wc -c; ")).collect();
     let out = stage_net_none().run(&["sh", "-c", &script]);
     assert_eq!(out.stdout, "0\n".repeat(present.len()), "{present:?} readable inside: {out:?}");
+}
+
+/// The seccomp filter: each call it covers, made by a probe inside with
+/// harmless arguments, is answered EPERM (clone3: ENOSYS); with
+/// `--seccomp unconfined` the same calls get the kernel's own answers, so the
+/// filter, not a missing capability, is what says no.
+#[test]
+fn seccomp_denies_what_docker_denies() {
+    if !root_or_skip("step07 seccomp") {
+        return;
+    }
+    let probes = [
+        "tiocsti",
+        "tioclinux",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "perf_event_open",
+        "setns",
+        "personality",
+        "clone-newuser",
+        "clone3",
+        // Last: without the filter it succeeds, and a process in a user
+        // namespace with no ID mapping may not make another (EPERM).
+        "unshare",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.push("syscall-probe");
+        args.extend(probes);
+        let out = stage_net_none().run(&args);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        out.stdout
+    };
+    let confined = run(&[]);
+    let expected: String = probes
+        .iter()
+        .map(|p| format!("{p}: {}\n", if *p == "clone3" { "ENOSYS" } else { "EPERM" }))
+        .collect();
+    assert_eq!(confined, expected);
+    let unconfined = run(&["--seccomp", "unconfined"]);
+    for (line, probe) in unconfined.lines().zip(probes) {
+        assert!(line.starts_with(&format!("{probe}: ")), "{unconfined}");
+        assert!(
+            !line.ends_with("EPERM") && !line.ends_with("ENOSYS"),
+            "{probe} without the filter: {line}"
+        );
+    }
+    // The attack that got through: a user namespace, in which the container
+    // could mount cgroupfs and lift its own limits.
+    let out = stage_net_none().run(&["--pids", "20", "unshare", "-U", "-r", "true"]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+}
+
+#[test]
+fn the_cgroup_tree_is_the_containers_own() {
+    if !root_or_skip("step07 cgroupns") {
+        return;
+    }
+    let out = stage_net_none().run(&["--pids", "20", "cat", "/proc/self/cgroup"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!out.stdout.is_empty(), "{out:?}");
+    for line in out.stdout.lines() {
+        assert!(line.ends_with(":/"), "a host cgroup path inside: {line:?} in {out:?}");
+    }
+}
+
+#[test]
+fn bad_seccomp_is_refused_before_anything_is_created() {
+    if !root_or_skip("step07 bad --seccomp") {
+        return;
+    }
+    let out = stage_net_none().run(&["--verbose", "--seccomp", "bogus", "true"]);
+    assert_eq!(out.code, Some(125), "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert!(lines[0].starts_with("error: invalid value 'bogus' for '--seccomp"), "{out:?}");
+    assert!(lines[1].starts_with("hint: "), "{out:?}");
 }

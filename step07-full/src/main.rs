@@ -12,6 +12,7 @@
 
 mod cgroups;
 mod init;
+mod inroot;
 mod network;
 mod rootfs;
 mod seccomp;

@@ -8,9 +8,11 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{fchmodat, makedev, mknod, FchmodatFlags, Mode, SFlag};
-use nix::unistd::{chdir, mkdir, mkdtemp, pivot_root};
+use nix::sys::stat::{fchmodat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
+use nix::sys::statfs::{DEVPTS_SUPER_MAGIC, PROC_SUPER_MAGIC, TMPFS_MAGIC};
+use nix::unistd::{chdir, fchdir, pivot_root, symlinkat};
 
+use crate::inroot::Dir;
 use crate::{hinted, narrate};
 
 /// `rootfs/` at the root of the workspace this binary was built from.
@@ -85,7 +87,8 @@ fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
 /// In the child, already in its own mount namespace: make every mount private,
 /// mount /proc, /dev and a read-only /sys into the rootfs, hide what runc
 /// hides in /proc, pivot_root into it and detach the old root, so that no path
-/// leads back to the host's files.
+/// leads back to the host's files. Every path inside the rootfs is opened
+/// without leaving it, and every mount goes to a descriptor (see inroot.rs).
 pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
     // systemd mounts / "shared" (mount_namespaces(7)): a new mount namespace
     // starts as a peer of the host's, so a mount made inside would appear on
@@ -98,92 +101,80 @@ pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
         .context("making / private (mount --make-rprivate /)")?;
     // pivot_root(2) wants the new root to be a mount point: a plain directory
     // is not, so bind-mount the rootfs onto itself (EINVAL otherwise).
+    let dir = Dir::open_root(rootfs)?;
     narrate(verbose, &format!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC, NULL)"));
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(Some(dir.fd_path().as_str()), dir.fd_path().as_str(), None::<&str>, bind, None::<&str>)
         .with_context(|| format!("bind-mounting {} onto itself", rootfs.display()))?;
-    mount_proc(rootfs, verbose)?;
-    mount_dev(rootfs, verbose)?;
+    // The bind mount's root: the same directory, reached through the mount.
+    let root = Dir::open_root(rootfs)?;
+    let proc = mount_proc(&root, verbose)?;
+    let dev = mount_dev(&root, verbose)?;
     // Hardening: what the container may see of the kernel, read-only or not at all.
-    crate::security::mount_sys_readonly(rootfs, verbose)?;
-    crate::security::protect_proc_and_sys(rootfs, verbose)?;
-    pivot(rootfs, verbose)
+    let sys = crate::security::mount_sys_readonly(&root, verbose)?;
+    crate::security::protect_proc_and_sys(&proc, &sys, &dev, verbose)?;
+    pivot(&root, verbose)
 }
 // ANCHOR_END: enter
 
 // ANCHOR: pivot
-/// Swap the root: the rootfs becomes `/`, the host's root hangs at a
-/// temporary put_old directory inside it, then is detached and the directory
-/// removed. The directory is made in the container's own /dev, the tmpfs
-/// mount_dev mounted, not on the rootfs's disk.
-fn pivot(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
-    chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
-    // put_old must be at or under the new root (pivot_root(2)). Not on the
-    // rootfs's disk: there, making and removing a directory costs more than
-    // all the container's mounts together (1.5 ms on the book's ext4 test
-    // machine; see the chapter "What does isolation cost?"), and other
-    // containers share that rootfs. In the /dev tmpfs it is only memory.
-    let put_old = mkdtemp("dev/.pivot_root.XXXXXX")
-        .with_context(|| format!("making the put_old directory in {}/dev", rootfs.display()))?;
-    let result = pivot_and_detach(&put_old, verbose);
-    // Whatever happened, the put_old directory must not stay in /dev.
-    // After a successful pivot it is /<put_old>; before, it is ./<put_old>.
-    let leftover = if result.is_ok() { Path::new("/").join(&put_old) } else { put_old.clone() };
-    narrate(verbose, &format!("rmdir({leftover:?})"));
-    let removed =
-        std::fs::remove_dir(&leftover).with_context(|| format!("rmdir {}", leftover.display()));
-    // The pivot's own error first: it is the cause of a failed rmdir.
-    result.and(removed)
-}
-
-fn pivot_and_detach(put_old: &Path, verbose: bool) -> anyhow::Result<()> {
-    narrate(verbose, &format!("pivot_root(\".\", {put_old:?})"));
-    pivot_root(".", put_old).map_err(|err| {
+/// Swap the root: the rootfs becomes `/`. pivot_root(".", ".") stacks the
+/// old root on top of the new one (pivot_root(2), NOTES), where it is
+/// detached at once: no put_old directory to make and remove.
+fn pivot(root: &Dir, verbose: bool) -> anyhow::Result<()> {
+    fchdir(root.raw_fd()).with_context(|| format!("chdir {}", root.path.display()))?;
+    narrate(verbose, "pivot_root(\".\", \".\")");
+    pivot_root(".", ".").map_err(|err| {
         hinted(
             anyhow::Error::new(err).context("pivot_root"),
-            "EINVAL: the new root must be a mount point that is not shared, and put_old under it; \
-             EBUSY: the new root or put_old is on the current root's mount (bind-mount the \
+            "EINVAL: the new root must be a mount point that is not shared; \
+             EBUSY: the new root is on the current root's mount (bind-mount the \
              rootfs onto itself; see the troubleshooting appendix)",
         )
     })?;
-    // We are in the new root; make "/" mean it for our own cwd too.
-    chdir("/").context("chdir /")?;
     // The old root is busy (our own executable and the host's whole tree live
     // there), so a plain umount fails with EBUSY: MNT_DETACH unhooks it from
     // our tree now and lets the kernel finish when it is no longer used.
-    let old = Path::new("/").join(put_old);
-    narrate(verbose, &format!("umount2({old:?}, MNT_DETACH)"));
-    umount2(&old, MntFlags::MNT_DETACH)
-        .with_context(|| format!("detaching the old root {}", old.display()))?;
+    narrate(verbose, "umount2(\".\", MNT_DETACH)");
+    umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
+    chdir("/").context("chdir /")?;
     Ok(())
 }
 // ANCHOR_END: pivot
 
 /// A proc filesystem shows the processes of the PID namespace of whoever
 /// mounts it: ours, where we are PID 1. So `ps` lists only the container.
-fn mount_proc(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
-    let target = rootfs.join("proc");
-    narrate(
-        verbose,
-        &format!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)"),
-    );
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("proc"), &target, Some("proc"), flags, None::<&str>).map_err(|err| {
+fn mount_proc(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
+    let target = root.dir("proc").map_err(|err| {
         hinted(
-            anyhow::Error::new(err).context("mounting proc on /proc"),
-            format!("the rootfs needs an empty /proc directory: mkdir {}/proc", rootfs.display()),
+            err,
+            format!(
+                "the rootfs needs an empty /proc directory: mkdir {}/proc",
+                root.path.display()
+            ),
         )
-    })
+    })?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    target.mount_new(root, "proc", ("proc", PROC_SUPER_MAGIC), flags, None, verbose)
 }
 
 // ANCHOR: dev
 /// The devices a program expects, and no others: a tmpfs on /dev with the
-/// host's harmless character devices bind-mounted in, a private devpts for
+/// container's own harmless character devices, a private devpts for
 /// terminals and a tmpfs for POSIX shared memory. No disks, so nothing inside
 /// can open the host's block devices.
-fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
-    let dev = rootfs.join("dev");
+fn mount_dev(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    mount_fs("tmpfs", &dev, flags, "mode=755,size=64k", verbose)?;
+    let tmpfs = ("tmpfs", TMPFS_MAGIC);
+    let dev = root.dir("dev")?.mount_new(
+        root,
+        "dev",
+        tmpfs,
+        flags,
+        Some("mode=755,size=64k"),
+        verbose,
+    )?;
+    // Below, only our fresh tmpfs: nobody else can see it, so names are safe.
     // ANCHOR: devices
     // The container's own device nodes, made with mknod(2) in its /dev tmpfs
     // while the child still has CAP_MKNOD. A bind mount of the host's node,
@@ -198,13 +189,13 @@ fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
-        let inside = dev.join(name);
+        let inside = dev.path.join(name);
         narrate(verbose, &format!("mknod({inside:?}, S_IFCHR|0666, makedev({major}, {minor}))"));
         let mode = Mode::from_bits_truncate(0o666);
-        mknod(&inside, SFlag::S_IFCHR, mode, makedev(major, minor))
+        mknodat(Some(dev.raw_fd()), name, SFlag::S_IFCHR, mode, makedev(major, minor))
             .with_context(|| format!("mknod {}", inside.display()))?;
         // mknod(2) applies the umask: set the mode as asked.
-        fchmodat(None, &inside, mode, FchmodatFlags::FollowSymlink)
+        fchmodat(Some(dev.raw_fd()), name, mode, FchmodatFlags::NoFollowSymlink)
             .with_context(|| format!("chmod 666 {}", inside.display()))?;
     }
     // ANCHOR_END: devices
@@ -212,9 +203,11 @@ fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
     // /dev/pts/* (see the kernel's Documentation/filesystems/devpts.rst).
     mkdir_in(&dev, "pts")?;
     let pts = "newinstance,ptmxmode=0666,mode=0620";
-    mount_fs("devpts", &dev.join("pts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, pts, verbose)?;
+    let devpts = ("devpts", DEVPTS_SUPER_MAGIC);
+    dev.dir("pts")?.mount_new(&dev, "pts", devpts, flags, Some(pts), verbose)?;
     mkdir_in(&dev, "shm")?;
-    mount_fs("tmpfs", &dev.join("shm"), flags | MsFlags::MS_NODEV, "mode=1777,size=64m", verbose)?;
+    let shm = Some("mode=1777,size=64m");
+    dev.dir("shm")?.mount_new(&dev, "shm", tmpfs, flags | MsFlags::MS_NODEV, shm, verbose)?;
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -222,29 +215,14 @@ fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        std::os::unix::fs::symlink(target, dev.join(link))
+        symlinkat(target, Some(dev.raw_fd()), link)
             .with_context(|| format!("ln -s {target} /dev/{link}"))?;
     }
-    Ok(())
+    Ok(dev)
 }
 // ANCHOR_END: dev
 
-fn mount_fs(
-    fstype: &str,
-    target: &Path,
-    flags: MsFlags,
-    data: &str,
-    verbose: bool,
-) -> anyhow::Result<()> {
-    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
-    let flag_names = names.join("|");
-    narrate(verbose, &format!("mount({fstype:?}, {target:?}, {fstype:?}, {flag_names}, {data:?})"));
-    mount(Some(fstype), target, Some(fstype), flags, Some(data))
-        .with_context(|| format!("mounting {fstype} on {}", target.display()))
-}
-
-fn mkdir_in(dir: &Path, name: &str) -> anyhow::Result<()> {
-    let path = dir.join(name);
-    mkdir(&path, Mode::from_bits_truncate(0o755))
-        .with_context(|| format!("mkdir {}", path.display()))
+fn mkdir_in(dir: &Dir, name: &str) -> anyhow::Result<()> {
+    mkdirat(Some(dir.raw_fd()), name, Mode::from_bits_truncate(0o755))
+        .with_context(|| format!("mkdir {}", dir.path.join(name).display()))
 }

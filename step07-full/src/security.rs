@@ -6,11 +6,11 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
 
 use anyhow::Context;
 use nix::mount::{mount, MsFlags};
 
+use crate::inroot::Dir;
 use crate::narrate;
 
 /// Docker's default capability set minus CAP_MKNOD (13 caps: CHOWN
@@ -199,30 +199,49 @@ const MASKED_PATHS: [&str; 17] = [
 /// in the container root: make /proc/sys, /proc/sysrq-trigger, /proc/irq,
 /// /proc/bus, /proc/fs read-only, and mask /proc/kcore, /proc/keys, ... and
 /// /sys/firmware (skipping paths that don't exist), as runc's
-/// maskedPaths/readonlyPaths do. `root` is the path prefix ("/" after
-/// pivot_root).
-pub fn protect_proc_and_sys(root: &Path, verbose: bool) -> anyhow::Result<()> {
+/// maskedPaths/readonlyPaths do. Each path is opened inside the fresh proc
+/// or sysfs (`proc`, `sys`), never by a path through the rootfs.
+pub fn protect_proc_and_sys(proc: &Dir, sys: &Dir, dev: &Dir, verbose: bool) -> anyhow::Result<()> {
+    let under = |path: &'static str| match path.split_once('/') {
+        Some(("proc", rel)) => (proc, rel),
+        Some((_, rel)) => (sys, rel),
+        None => (proc, path),
+    };
     for path in READONLY_PATHS {
-        make_readonly(&root.join(path), verbose)?;
+        let (fs, rel) = under(path);
+        make_readonly(fs, rel, verbose)?;
     }
+    let null = dev.find("null")?.context("the container's /dev/null is missing")?;
     for path in MASKED_PATHS {
-        mask(&root.join(path), verbose)?;
+        let (fs, rel) = under(path);
+        mask(fs, rel, &null, verbose)?;
     }
     Ok(())
 }
 
-/// Bind `path` onto itself, then remount that bind read-only.
-fn make_readonly(path: &Path, verbose: bool) -> anyhow::Result<()> {
-    if !exists(path)? {
+/// Bind `rel` (below `fs`) onto itself, then remount that bind read-only.
+fn make_readonly(fs: &Dir, rel: &str, verbose: bool) -> anyhow::Result<()> {
+    let Some(target) = fs.find(rel)? else {
         return Ok(());
-    }
+    };
+    let path = &target.path;
     // A bind mount gives the path a mount of its own, whose flags can then
     // change without touching the rest of /proc. MS_REC takes along what is
     // mounted below it. (MS_RDONLY is ignored on the bind itself: it takes a
     // second call.)
     narrate(verbose, &format!("mount({}, MS_BIND|MS_REC)", path.display()));
-    mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .with_context(|| format!("bind-mounting {} onto itself", path.display()))?;
+    let fd = target.fd_path();
+    mount(
+        Some(fd.as_str()),
+        fd.as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mounting {} onto itself", path.display()))?;
+    // The remount must name the new bind mount, which sits on top of what
+    // `target` holds: open the path again (inside `fs`), which now leads there.
+    let bound = fs.find(rel)?.with_context(|| format!("{} is gone", path.display()))?;
     // MS_REMOUNT|MS_BIND sets the per-mount flags to exactly those given
     // (mount(2), "Remounting an existing mount"): any flag left out is
     // cleared. So pass the ones /proc was mounted with, nosuid, nodev and
@@ -243,41 +262,35 @@ fn make_readonly(path: &Path, verbose: bool) -> anyhow::Result<()> {
             path.display()
         ),
     );
-    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+    mount(None::<&str>, bound.fd_path().as_str(), None::<&str>, flags, None::<&str>)
         .with_context(|| format!("remounting {} read-only", path.display()))?;
     Ok(())
 }
 // ANCHOR_END: protect
 
-/// Hide `path`: /dev/null over a file, an empty read-only tmpfs over a
-/// directory.
-fn mask(path: &Path, verbose: bool) -> anyhow::Result<()> {
-    if !exists(path)? {
+/// Hide `rel` (below `fs`): the container's /dev/null over a file, an empty
+/// read-only tmpfs over a directory.
+fn mask(fs: &Dir, rel: &str, null: &Dir, verbose: bool) -> anyhow::Result<()> {
+    let Some(target) = fs.find(rel)? else {
         return Ok(());
-    }
-    if path.is_dir() {
+    };
+    let path = &target.path;
+    let is_dir = nix::sys::stat::fstat(target.raw_fd())
+        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .context("fstat")?;
+    if is_dir {
         narrate(verbose, &format!("mount(tmpfs, {}, tmpfs, MS_RDONLY)", path.display()));
         let flags =
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        mount(Some("tmpfs"), path, Some("tmpfs"), flags, None::<&str>)
+        mount(Some("tmpfs"), target.fd_path().as_str(), Some("tmpfs"), flags, None::<&str>)
             .with_context(|| format!("mounting an empty tmpfs over {}", path.display()))?;
     } else {
-        // The /dev/null of the current root: the container's own after
-        // pivot_root, the host's before; either reads as empty.
         narrate(verbose, &format!("mount(/dev/null, {}, MS_BIND)", path.display()));
-        mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        let (source, fd) = (null.fd_path(), target.fd_path());
+        mount(Some(source.as_str()), fd.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
             .with_context(|| format!("bind-mounting /dev/null over {}", path.display()))?;
     }
     Ok(())
-}
-
-/// Whether `path` exists; a path this kernel does not have is skipped.
-fn exists(path: &Path) -> anyhow::Result<bool> {
-    match fs::symlink_metadata(path) {
-        Ok(_) => Ok(true),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(err) => Err(err).with_context(|| format!("looking at {}", path.display())),
-    }
 }
 
 // ANCHOR: sysfs
@@ -291,20 +304,18 @@ fn exists(path: &Path) -> anyhow::Result<bool> {
 /// (fs/sysfs/mount.c, kobj_ns_current_may_mount) — a rootless runtime must
 /// create its own network namespace for it.
 /// Read-only, because most of /sys changes the host, not the container.
-pub fn mount_sys_readonly(root: &Path, verbose: bool) -> anyhow::Result<()> {
-    let target = root.join("sys");
-    fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+pub fn mount_sys_readonly(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
+    match nix::sys::stat::mkdirat(
+        Some(root.raw_fd()),
+        "sys",
+        nix::sys::stat::Mode::from_bits_truncate(0o755),
+    ) {
+        Ok(()) | Err(nix::Error::EEXIST) => {}
+        Err(err) => return Err(err).with_context(|| format!("mkdir {}/sys", root.path.display())),
+    }
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    narrate(
-        verbose,
-        &format!(
-            "mount(sysfs, {}, sysfs, MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC)",
-            target.display()
-        ),
-    );
-    mount(Some("sysfs"), &target, Some("sysfs"), flags, None::<&str>)
-        .with_context(|| format!("mounting sysfs on {}", target.display()))?;
-    Ok(())
+    let sysfs = ("sysfs", nix::sys::statfs::SYSFS_MAGIC);
+    root.dir("sys")?.mount_new(root, "sys", sysfs, flags, None, verbose)
 }
 // ANCHOR_END: sysfs
 

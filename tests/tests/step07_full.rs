@@ -775,3 +775,73 @@ fn bad_seccomp_is_refused_before_anything_is_created() {
     assert!(lines[0].starts_with("error: invalid value 'bogus' for '--seccomp"), "{out:?}");
     assert!(lines[1].starts_with("hint: "), "{out:?}");
 }
+
+/// A second writer of the rootfs (another container sharing it, the user)
+/// swaps `dev`, `proc` and `sys` with a symlink to a host directory, over and
+/// over (rename(2) with RENAME_EXCHANGE), while containers start in it. Every
+/// path the runtime opens, creates or mounts must stay inside the rootfs: the
+/// host directory, with a file named like a device node in it, is left as it
+/// was. The runs themselves may fail (the runtime refuses a swapped path).
+#[test]
+fn a_symlink_swap_during_setup_reaches_nothing_outside() {
+    if !root_or_skip("step07 setup race") {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let scratch = std::env::temp_dir().join(unique("cfs-race"));
+    let (rootfs, host) = (scratch.join("rootfs"), scratch.join("host"));
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("null"), "host data\n").unwrap();
+    let built = Command::new(container_tests::workspace_root().join("scripts/build-rootfs.sh"))
+        .arg(&rootfs)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let names = ["dev", "proc", "sys"];
+    for name in names {
+        std::os::unix::fs::symlink(&host, rootfs.join(format!("{name}.swap"))).unwrap();
+    }
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    let pairs: Vec<_> =
+        names.iter().map(|n| (c(&rootfs.join(n)), c(&rootfs.join(format!("{n}.swap"))))).collect();
+    let stop = AtomicBool::new(false);
+    let (mut runs, mut succeeded) = (0, 0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                for (a, b) in &pairs {
+                    // SAFETY: two NUL-terminated paths that outlive the call.
+                    unsafe {
+                        libc::renameat2(
+                            libc::AT_FDCWD,
+                            a.as_ptr(),
+                            libc::AT_FDCWD,
+                            b.as_ptr(),
+                            libc::RENAME_EXCHANGE,
+                        )
+                    };
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(8);
+        let stage = Stage::new("step07-full");
+        while Instant::now() < deadline {
+            let rootfs = rootfs.display().to_string();
+            let out = stage.run(&["--rootfs", &rootfs, "--net", "none", "true"]);
+            runs += 1;
+            succeeded += usize::from(out.code == Some(0));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let mut left: Vec<String> = std::fs::read_dir(&host)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let victim = std::fs::read_to_string(host.join("null")).unwrap_or_default();
+    std::fs::remove_dir_all(&scratch).unwrap();
+    eprintln!("setup race: {runs} runs, {succeeded} went through");
+    assert!(runs >= 10, "only {runs} runs in 8 s");
+    assert_eq!(left, ["null"], "the runtime created files in the host directory");
+    assert_eq!(victim, "host data\n", "the runtime wrote to a host file");
+}

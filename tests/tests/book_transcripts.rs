@@ -31,7 +31,8 @@ fn chapters() -> Vec<PathBuf> {
 
 /// The binaries a transcript may run, by `cargo run -q -p NAME --` or by
 /// `target/debug/NAME`: the stage crates at the workspace root (step01-uts,
-/// step02-self-exec, …) and the chroot-escape lesson program. Each is
+/// step02-self-exec, …), the chroot-escape lesson program and the seccomp
+/// probe (tests/src/bin/syscall-probe.rs). Each is
 /// rewritten to the binary the harness built, wherever the target directory
 /// is (`target/root/` when scripts/test.sh ran as a normal user).
 fn stage_names() -> Vec<String> {
@@ -42,6 +43,7 @@ fn stage_names() -> Vec<String> {
         .filter(|n| n.starts_with("step") && workspace_root().join(n).join("Cargo.toml").is_file())
         .collect();
     names.push("chroot-escape".to_string());
+    names.push("syscall-probe".to_string());
     names.sort();
     names
 }

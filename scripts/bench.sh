@@ -5,7 +5,7 @@
 # (book/src/cost.md): book/src/bench/results.md and book/src/bench/startup.svg.
 #
 # Usage: sudo scripts/bench.sh [--quick] [--runs N] [--idle-runs N] [--bin-dir DIR]
-#                              [--out DIR] [--no-build-time] [--no-test-time]
+#                              [--out DIR] [--no-build-time] [--no-test-time] [--compare DIR]
 #
 # What it measures, with public tools only (hyperfine and GNU time, from Debian):
 # 1. The start-to-exit latency of `<stage> run /bin/true` for every stage, in one rootfs
@@ -29,6 +29,11 @@
 # --bin-dir DIR: benchmark the stage binaries in DIR instead of building them (e.g. a
 #   build of an older commit, for a before/after comparison).
 # --out DIR: write results.md and startup.svg there instead of book/src/bench.
+# --compare DIR: only this: what this build's step07 adds to start-up over DIR/step07-full
+#   (an older build): `run --rootfs R --net none /bin/true` of both, and of this build with
+#   --seccomp unconfined (what the filter alone costs), back to back, --runs in all, in ten
+#   rounds of rotating order; prints the medians and their differences and writes
+#   them to compare.txt beside the raw data. Nothing in the book is written.
 #
 # Host state: nothing beyond what the runtimes create and remove themselves (step07's
 # bridge cfs0 stays, as after any `run`), the packages it installs when they are missing
@@ -49,13 +54,18 @@ die() {
 }
 usage() { sed -n '7,8p' "$0" | sed 's/^# //'; }
 
-runs=200 idle_runs=60 warmup=10 bin_dir='' out=book/src/bench build_time=1 test_time=1
+runs=200 idle_runs=60 warmup=10 bin_dir='' out=book/src/bench build_time=1 test_time=1 compare=''
 while (($#)); do
     case $1 in
     --quick) runs=30 idle_runs=15 warmup=3 build_time=0 test_time=0 ;;
-    --runs | --idle-runs | --bin-dir | --out)
+    --runs | --idle-runs | --bin-dir | --out | --compare)
         (($# >= 2)) || die "$1 needs a value" "$(usage)"
         case $1 in
+        --compare)
+            compare=$(cd "$2" && pwd) || die "--compare $2: no such directory"
+            [[ -x $compare/step07-full ]] || die "--compare $2: no step07-full in it" \
+                "build the older commit there: git worktree add /tmp/old REV && cargo build --release -p step07-full --manifest-path /tmp/old/Cargo.toml"
+            ;;
         --runs) runs=$2 ;;
         --idle-runs) idle_runs=$2 ;;
         --bin-dir) bin_dir=$(cd "$2" && pwd) || die "--bin-dir $2: no such directory" ;;
@@ -187,9 +197,48 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
     echo "bench.sh: warning: load average $load1: other work on this machine will skew the numbers" >&2
 fi
 
+# --- --compare: step07 against an older build of it ------------------------------------
+q() { printf "'%s'" "$1"; } # quoting for hyperfine's own word splitting (-N)
+if [[ -n $compare ]]; then
+    echo "bench.sh: step07-full --net none: this build, this build --seccomp unconfined, $compare" >&2
+    # Rounds in rotating order: the machine drifts over a minute (caches, RCU,
+    # other work), and hyperfine runs one command's runs all together, so each
+    # command gets its share of every stretch of time.
+    names=("this build" "this build, --seccomp unconfined" "older build")
+    cmds=("$(q "$bin_dir/step07-full") run --rootfs $(q "$rootfs") --net none /bin/true"
+        "$(q "$bin_dir/step07-full") run --rootfs $(q "$rootfs") --net none --seccomp unconfined /bin/true"
+        "$(q "$compare/step07-full") run --rootfs $(q "$rootfs") --net none /bin/true")
+    rounds=10
+    for ((round = 0; round < rounds; round++)); do
+        args=()
+        for ((k = 0; k < 3; k++)); do
+            i=$(((round + k) % 3))
+            args+=(-n "${names[i]}" "${cmds[i]}")
+        done
+        hyperfine -N --style basic --time-unit millisecond --warmup 3 --runs $(((runs + rounds - 1) / rounds)) \
+            --export-json "$work/compare-$round.json" "${args[@]}" >>"$work/compare.log" ||
+            die "hyperfine failed" "see $work/compare.log"
+    done
+    python3 - "$work"/compare-*.json <<'PY' | tee "$work/compare.txt"
+import json, statistics, sys
+times = {}
+for path in sys.argv[1:]:
+    for x in json.load(open(path))["results"]:
+        times.setdefault(x["command"], []).extend(x["times"])
+med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+for k, v in med.items():
+    print(f"{k}: median {v:.2f} ms ({len(times[k])} runs)")
+new, free, old = med["this build"], med["this build, --seccomp unconfined"], med["older build"]
+print(f"this build over the older one: {new - old:+.2f} ms at the median")
+print(f"the seccomp filter alone: {new - free:+.2f} ms at the median")
+PY
+    cat "$work/machine.txt" >>"$work/compare.txt"
+    echo "bench.sh: wrote $work/compare.txt" >&2
+    exit 0
+fi
+
 # --- 1. start-up latency ---------------------------------------------------------------------
 # One row: a stage configuration and its baseline, measured in the same hyperfine run.
-q() { printf "'%s'" "$1"; } # quoting for hyperfine's own word splitting (-N)
 R=$(q "$rootfs")
 uts='unshare --uts'
 pid='unshare --uts --pid --fork'

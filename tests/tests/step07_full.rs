@@ -640,6 +640,11 @@ fn init_is_not_dumpable_and_starts_with_no_caller_environment() {
     let running = container_tests::Running::spawn(cmd);
     let init = running.child_pid();
     let environ = std::fs::read(format!("/proc/{init}/environ")).unwrap();
+    // ptrace of init: refused because init is not dumpable, filter or not.
+    for seccomp in ["default", "unconfined"] {
+        let out = stage_net_none().run(&["--seccomp", seccomp, "syscall-probe", "ptrace-init"]);
+        assert_eq!(out.stdout, "ptrace-init: EPERM\n", "--seccomp {seccomp}: {out:?}");
+    }
     let environ = String::from_utf8_lossy(&environ);
     assert!(!environ.contains("swordfish") && !environ.contains("PATH="), "{environ:?}");
     assert_eq!(running.finish().code, Some(0));

@@ -42,6 +42,15 @@ fn main() {
                     old
                 }
                 "clone3" => libc::syscall(libc::SYS_clone3, 0, 0),
+                "ptrace-init" => {
+                    // Attach to PID 1 (the container's init) and let go at once.
+                    let ret = libc::syscall(libc::SYS_ptrace, libc::PTRACE_ATTACH, 1, 0, 0);
+                    if ret == 0 {
+                        libc::waitpid(1, std::ptr::null_mut(), libc::__WALL);
+                        libc::syscall(libc::SYS_ptrace, libc::PTRACE_DETACH, 1, 0, 0);
+                    }
+                    ret
+                }
                 "clone-newuser" => {
                     let flags = (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_long;
                     let pid = libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0);

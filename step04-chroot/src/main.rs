@@ -106,6 +106,9 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("child").args(args.to_args(&rootfs));
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS;
+    // SAFETY: the closure runs in the forked child, between fork and exec, where
+    // only async-signal-safe work is allowed: it makes raw system calls
+    // (unshare) on values made before the fork, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || unshare(flags).map_err(io::Error::from));
     }
@@ -255,6 +258,7 @@ fn need_root(err: anyhow::Error) -> anyhow::Error {
 
 fn ignore_terminal_signals() -> anyhow::Result<()> {
     for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+        // SAFETY: SIG_IGN installs no handler code: no Rust ever runs in signal context.
         unsafe { signal(sig, SigHandler::SigIgn) }.with_context(|| format!("ignoring {sig}"))?;
     }
     Ok(())

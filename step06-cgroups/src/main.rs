@@ -143,6 +143,9 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let cgroup_dirs = cgroup.as_ref().map(cgroups::Cgroup::paths).unwrap_or_default();
     cmd.arg("child").args(args.to_args(&rootfs, &cgroup_dirs));
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS;
+    // SAFETY: the closure runs in the forked child, between fork and exec, where
+    // only async-signal-safe work is allowed: it makes raw system calls
+    // (unshare, sigprocmask) on values made before the fork, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             unshare(flags)?;

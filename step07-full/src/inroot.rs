@@ -115,7 +115,8 @@ impl Dir {
         let kind = fstatfs(&mounted.fd).context("fstatfs")?.filesystem_type();
         if after == before || kind != magic {
             anyhow::bail!(
-                "{} changed while it was being mounted (replaced by another directory): refusing to go on",
+                "{} changed while it was being mounted (replaced by another \
+                 directory): refusing to go on",
                 self.path.display()
             );
         }

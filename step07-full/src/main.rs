@@ -199,6 +199,10 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWNET;
+    // SAFETY: the closure runs in the forked child, between fork and exec, where
+    // only async-signal-safe work is allowed: it makes raw system calls (prctl,
+    // unshare, fcntl, sigprocmask) on values made before the fork, and
+    // allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             // If the runtime dies, even by SIGKILL, the kernel kills the

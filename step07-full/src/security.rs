@@ -328,7 +328,11 @@ pub fn check_preserved_fds(n: u32) -> anyhow::Result<()> {
         if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
             return Err(crate::hinted(
                 anyhow::anyhow!("--preserve-fds {n}: descriptor {fd} is not open"),
-                format!("open descriptors 3 to {} before the runtime starts (`3<FILE` in the shell), or pass fewer", 2 + n),
+                format!(
+                    "open descriptors 3 to {} before the runtime starts (`3<FILE` in the \
+                     shell), or pass fewer",
+                    2 + n
+                ),
             ));
         }
     }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use nix::mount::{mount, MsFlags};
 use nix::unistd::{chdir, chroot};
 
-use crate::{hinted, narrate};
+use crate::report::{hinted, narrate};
 
 /// `rootfs/` at the root of the workspace this binary was built from.
 fn default_dir() -> PathBuf {
@@ -46,7 +46,7 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
             ));
         }
         Err(err) => {
-            let why = crate::io_reason(&err);
+            let why = crate::report::io_reason(&err);
             return Err(hinted(anyhow::anyhow!("--rootfs {}: {why}", dir.display()), fix));
         }
     }

@@ -8,11 +8,10 @@
 //! hostname, enters the rootfs and execs the command. See cgroups(7).
 
 mod cgroups;
+mod report;
 mod rootfs;
 
 use std::ffi::{OsStr, OsString};
-use std::fmt;
-use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -24,7 +23,9 @@ use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{sethostname, Pid, Uid};
+use nix::unistd::{sethostname, Pid};
+
+use report::{exec_failed, hinted, narrate, need_root, report, require_root, usage_error};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 6: cgroup limits.
@@ -273,47 +274,6 @@ fn check_hostname(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A failed exec, reported as `docker run` does: 127 when the command does not
-/// exist, 126 when it cannot be executed, 125 for anything else.
-fn exec_failed(program: &OsString, err: &io::Error, rootfs: &Path) -> u8 {
-    let name = program.to_string_lossy();
-    eprintln!("error: cannot run {name} in the rootfs {}: {}", rootfs.display(), io_reason(err));
-    match err.raw_os_error() {
-        Some(libc::ENOENT) => {
-            eprintln!("hint: the rootfs holds only what scripts/build-rootfs.sh copied into it: add {name} there, or use a tool it has");
-            127
-        }
-        Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY) => {
-            eprintln!("hint: is it an executable file? (`ls -l {name}`)");
-            126
-        }
-        _ => 125,
-    }
-}
-
-/// "No such file or directory", without Rust's " (os error 2)" suffix.
-fn io_reason(err: &io::Error) -> String {
-    err.raw_os_error().map_or_else(
-        || err.to_string(),
-        |errno| nix::errno::Errno::from_raw(errno).desc().to_string(),
-    )
-}
-
-fn require_root() -> anyhow::Result<()> {
-    if Uid::effective().is_root() {
-        return Ok(());
-    }
-    Err(need_root(anyhow::anyhow!("creating a namespace needs root (CAP_SYS_ADMIN)")))
-}
-
-/// Wrap `err` with the exact command that reruns this one as root.
-fn need_root(err: anyhow::Error) -> anyhow::Error {
-    let exe = std::env::current_exe()
-        .map_or_else(|_| env!("CARGO_PKG_NAME").into(), |p| p.display().to_string());
-    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
-}
-
 /// A unique cgroup name: the runtime's PID is unique while it runs.
 fn cgroup_name() -> String {
     format!("c{}", std::process::id())
@@ -438,63 +398,3 @@ fn signal_name(sig: i32) -> String {
         .map_or_else(|_| format!("SIGRTMIN+{}", sig - libc::SIGRTMIN()), |s| s.to_string())
 }
 // ANCHOR_END: signals
-
-fn narrate(verbose: bool, what: &str) {
-    if verbose {
-        // One write(2) per line: the runtime and its child narrate at the
-        // same time, and their lines must not mix.
-        let line = format!("[{}] {what}\n", env!("CARGO_PKG_NAME"));
-        let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
-    }
-}
-
-/// An error the learner can fix, with the fix: printed as `error: …` then `hint: …`.
-#[derive(Debug)]
-struct Hinted {
-    error: anyhow::Error,
-    hint: String,
-}
-
-impl fmt::Display for Hinted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
-    }
-}
-
-impl std::error::Error for Hinted {}
-
-fn hinted(error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Hinted { error, hint: hint.into() })
-}
-
-/// One line `error: what: why`, then the hint when there is one.
-fn report(err: &anyhow::Error) {
-    eprintln!("error: {err:#}");
-    if let Some(hinted) = err.downcast_ref::<Hinted>() {
-        eprintln!("hint: {}", hinted.hint);
-    }
-}
-
-/// Bad command-line input: clap's one-line reason, then where to read more.
-fn usage_error(err: clap::Error) -> ExitCode {
-    if !err.use_stderr() {
-        // --help and --version are not errors.
-        let _ = err.print();
-        return ExitCode::SUCCESS;
-    }
-    // clap renders a paragraph; keep its first one, joined into one line.
-    let rendered = err.render().to_string();
-    let first: Vec<&str> =
-        rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
-    eprintln!("{}", first.join(" "));
-    eprintln!("hint: see `{} run --help`", env!("CARGO_PKG_NAME"));
-    ExitCode::from(125)
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}

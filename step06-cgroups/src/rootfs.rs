@@ -11,7 +11,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{chdir, mkdir, mkdtemp, pivot_root};
 
-use crate::{hinted, narrate};
+use crate::report::{hinted, narrate};
 
 /// `rootfs/` at the root of the workspace this binary was built from.
 fn default_dir() -> PathBuf {
@@ -48,7 +48,7 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
             ));
         }
         Err(err) => {
-            let why = crate::io_reason(&err);
+            let why = crate::report::io_reason(&err);
             return Err(hinted(anyhow::anyhow!("--rootfs {}: {why}", dir.display()), fix));
         }
     }

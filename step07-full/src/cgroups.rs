@@ -197,7 +197,7 @@ pub fn detect_layout(root: &Path) -> anyhow::Result<Layout> {
         let hybrid = statfs(&unified).is_ok_and(|u| u.filesystem_type() == CGROUP2_SUPER_MAGIC);
         return Ok(if hybrid { Layout::Hybrid } else { Layout::Legacy });
     }
-    Err(crate::hinted(
+    Err(crate::report::hinted(
         anyhow!("no cgroup filesystem is mounted at {}", root.display()),
         format!("mount cgroup v2 there: mount -t cgroup2 none {}", root.display()),
     ))
@@ -223,7 +223,7 @@ impl Cgroup {
     pub fn create(name: &str, limits: &Limits, verbose: bool) -> anyhow::Result<Cgroup> {
         let root = Path::new(ROOT);
         let layout = detect_layout(root)?;
-        crate::narrate(verbose, &format!("statfs({ROOT}): cgroup layout {layout:?}"));
+        crate::report::narrate(verbose, &format!("statfs({ROOT}): cgroup layout {layout:?}"));
         Self::create_in(root, layout, name, limits, verbose)
     }
 
@@ -299,7 +299,7 @@ impl Cgroup {
         }
         write_file(&file, enable.join(" "), verbose).map_err(|err| {
             if err.downcast_ref::<Errno>() == Some(&Errno::EBUSY) {
-                crate::hinted(
+                crate::report::hinted(
                     err,
                     format!(
                         "{} holds processes, so the kernel will not enable controllers below it \
@@ -477,7 +477,7 @@ fn join_hint(err: anyhow::Error, dir: &Path) -> anyhow::Error {
     } else {
         format!("the container could not move into its cgroup: is {parent} still there?")
     };
-    crate::hinted(err, hint)
+    crate::report::hinted(err, hint)
 }
 
 // ANCHOR: cleanup
@@ -512,7 +512,7 @@ impl Cgroup {
             }
             match remove_dir(dir) {
                 Ok(()) => {
-                    crate::narrate(self.verbose, &format!("rmdir {}", dir.display()));
+                    crate::report::narrate(self.verbose, &format!("rmdir {}", dir.display()));
                     return Ok(());
                 }
                 Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -521,7 +521,7 @@ impl Cgroup {
                 {
                     if !waited {
                         let what = format!("rmdir {}: EBUSY, retrying", dir.display());
-                        crate::narrate(self.verbose, &what);
+                        crate::report::narrate(self.verbose, &what);
                         waited = true;
                     }
                     thread::sleep(Duration::from_millis(10));
@@ -549,7 +549,7 @@ impl Cgroup {
         // Otherwise one by one. A child forked meanwhile is in the next
         // round's list: rmdir says EBUSY until the group is empty.
         for pid in pids.split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| p > 0) {
-            crate::narrate(self.verbose, &format!("kill({pid}, SIGKILL)"));
+            crate::report::narrate(self.verbose, &format!("kill({pid}, SIGKILL)"));
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
@@ -576,7 +576,7 @@ fn check_available(root: &Path, needed: &[&str]) -> anyhow::Result<()> {
     let available = read_file(&file)?;
     for controller in needed {
         if !available.split_whitespace().any(|a| a == *controller) {
-            return Err(crate::hinted(
+            return Err(crate::report::hinted(
                 anyhow!(
                     "the {controller} controller is not available: {} lists only {:?}",
                     file.display(),
@@ -615,7 +615,7 @@ fn find_v1_mount(mountinfo: &str, root: &Path, controller: &str) -> Option<PathB
 
 fn missing_v1_mount(root: &Path, controller: &str) -> anyhow::Error {
     let dir = root.join(controller);
-    crate::hinted(
+    crate::report::hinted(
         anyhow!(
             "no cgroup v1 hierarchy of the {controller} controller is mounted under {}",
             root.display()
@@ -636,7 +636,7 @@ fn cpu_quota_us(cpus: f64) -> u64 {
 /// mkdir(2). On a cgroup filesystem the kernel fills the new directory with
 /// its interface files.
 fn make_dir(dir: &Path, verbose: bool) -> anyhow::Result<()> {
-    crate::narrate(verbose, &format!("mkdir {}", dir.display()));
+    crate::report::narrate(verbose, &format!("mkdir {}", dir.display()));
     mkdir(dir).map_err(|err| {
         let hint = match err.raw_os_error() {
             Some(libc::EROFS) => {
@@ -649,7 +649,7 @@ fn make_dir(dir: &Path, verbose: bool) -> anyhow::Result<()> {
         if hint.is_empty() {
             err
         } else {
-            crate::hinted(err, hint)
+            crate::report::hinted(err, hint)
         }
     })
 }
@@ -690,7 +690,7 @@ fn read_file(path: &Path) -> anyhow::Result<String> {
 /// opened without O_CREAT: the kernel makes the files, so a missing one means
 /// the controller is not enabled here.
 fn write_file(path: &Path, value: impl Display, verbose: bool) -> anyhow::Result<()> {
-    crate::narrate(verbose, &format!("write {} <- {value}", path.display()));
+    crate::report::narrate(verbose, &format!("write {} <- {value}", path.display()));
     OpenOptions::new()
         .write(true)
         .open(path)
@@ -1001,7 +1001,7 @@ mod tests {
         let root = v2_root("hugetlb", V2_FILES);
         let err = Cgroup::create_in(&root.0, Layout::Unified, "c1-5", &ALL, false).unwrap_err();
         assert!(format!("{err:#}").contains("the pids controller is not available"), "{err:#}");
-        let hint = &err.downcast_ref::<crate::Hinted>().unwrap().hint;
+        let hint = &err.downcast_ref::<crate::report::Hinted>().unwrap().hint;
         assert!(hint.contains("bound to v1") && hint.contains("cgroup_disable=pids"), "{hint}");
         assert!(!root.0.join(PARENT).exists(), "nothing was created");
     }
@@ -1155,7 +1155,7 @@ mod tests {
                 root.0.display()
             )
         );
-        let hint = &err.downcast_ref::<crate::Hinted>().unwrap().hint;
+        let hint = &err.downcast_ref::<crate::report::Hinted>().unwrap().hint;
         let dir = root.0.join("cpu");
         assert!(
             hint.contains(&format!("mount -t cgroup -o cpu cgroup {}", dir.display())),

@@ -28,7 +28,7 @@ use nix::sys::signal::{
 };
 use nix::unistd::Pid;
 
-use crate::narrate;
+use crate::report::narrate;
 
 /// The signals init passes on to the command: the ones people send to ask a
 /// program to stop (INT, TERM, QUIT), reload (HUP), do something of its own
@@ -96,7 +96,7 @@ pub fn run_init(
     // The child is reaped by the waitpid(-1) loop in `reap_children`, not by `Child::wait`.
     let child = match cmd.spawn() {
         Ok(child) => child,
-        Err(err) => return Ok(crate::exec_failed(program, &err, rootfs)),
+        Err(err) => return Ok(crate::report::exec_failed(program, &err, rootfs)),
     };
     let command_pid = Pid::from_raw(child.id() as libc::pid_t);
     narrate(verbose, &format!("command started as PID {command_pid}"));

@@ -22,7 +22,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::fstat;
 use nix::sys::statfs::{fstatfs, FsType};
 
-use crate::narrate;
+use crate::report::narrate;
 
 /// A directory (or, with `open_file`, a file) inside the rootfs, open as an
 /// O_PATH descriptor, with the path it has for messages.

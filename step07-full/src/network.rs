@@ -141,7 +141,7 @@ fn ensure_bridge(nl: &mut Netlink, verbose: bool) -> anyhow::Result<u32> {
             link.header.index
         }
         Some(_) => {
-            return Err(crate::hinted(
+            return Err(crate::report::hinted(
                 anyhow!("{BRIDGE} exists but is not a bridge"),
                 format!("it is not ours: remove it (`sudo ip link del {BRIDGE}`) or rename it"),
             ))
@@ -216,7 +216,7 @@ fn check_range_is_free(nl: &mut Netlink, verbose: bool) -> anyhow::Result<()> {
                 Some(i) => format!(" dev {}", nl.name_of(i).unwrap_or(i.to_string())),
                 None => String::new(),
             };
-            return Err(crate::hinted(
+            return Err(crate::report::hinted(
                 anyhow!(
                     "cannot create bridge {BRIDGE} for {SUBNET}/{PREFIX}: \
                      it overlaps the host route {dst}/{len}{dev}"
@@ -273,7 +273,7 @@ fn take_free_address(verbose: bool) -> anyhow::Result<Lease> {
         );
         return Ok(Lease { addr, path, verbose });
     }
-    Err(crate::hinted(
+    Err(crate::report::hinted(
         anyhow!("no free address in {SUBNET}/{PREFIX}: all 253 are leased"),
         format!("each file in {LEASE_DIR} holds the pids using that address; stop some containers"),
     ))
@@ -790,7 +790,7 @@ impl NlError {
         match errno {
             libc::EPERM | libc::EACCES => root_hint(err),
             libc::EOPNOTSUPP if !unsupported_hint.is_empty() => {
-                crate::hinted(err, unsupported_hint)
+                crate::report::hinted(err, unsupported_hint)
             }
             _ => err,
         }
@@ -821,11 +821,11 @@ fn io_failed(err: io::Error, what: String) -> anyhow::Error {
 }
 
 fn root_hint(err: anyhow::Error) -> anyhow::Error {
-    crate::hinted(err, "networking needs root (CAP_NET_ADMIN): run the runtime with sudo")
+    crate::report::hinted(err, "networking needs root (CAP_NET_ADMIN): run the runtime with sudo")
 }
 
 fn narrate(verbose: bool, what: &str) {
-    crate::narrate(verbose, what);
+    crate::report::narrate(verbose, what);
 }
 
 fn io_reason(err: &io::Error) -> String {

@@ -13,7 +13,7 @@ use nix::sys::statfs::{DEVPTS_SUPER_MAGIC, PROC_SUPER_MAGIC, TMPFS_MAGIC};
 use nix::unistd::{chdir, fchdir, pivot_root, symlinkat};
 
 use crate::inroot::Dir;
-use crate::{hinted, narrate};
+use crate::report::{hinted, narrate};
 
 /// `rootfs/` at the root of the workspace this binary was built from.
 fn default_dir() -> PathBuf {
@@ -50,7 +50,7 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
             ));
         }
         Err(err) => {
-            let why = crate::io_reason(&err);
+            let why = crate::report::io_reason(&err);
             return Err(hinted(anyhow::anyhow!("--rootfs {}: {why}", dir.display()), fix));
         }
     }

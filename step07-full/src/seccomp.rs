@@ -17,7 +17,7 @@ use seccompiler::{
     SeccompRule, TargetArch,
 };
 
-use crate::narrate;
+use crate::report::narrate;
 
 /// Denied whatever the arguments, as Docker denies them to a container
 /// without the matching capability: the namespace calls (`unshare`, `setns`:

@@ -11,7 +11,7 @@ use anyhow::Context;
 use nix::mount::{mount, MsFlags};
 
 use crate::inroot::Dir;
-use crate::narrate;
+use crate::report::narrate;
 
 /// Docker's default capability set minus CAP_MKNOD (13 caps: CHOWN
 /// DAC_OVERRIDE FSETID FOWNER NET_RAW SETGID SETUID SETFCAP SETPCAP
@@ -326,7 +326,7 @@ pub fn mount_sys_readonly(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
 pub fn check_preserved_fds(n: u32) -> anyhow::Result<()> {
     for fd in 3..3 + n as i32 {
         if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
-            return Err(crate::hinted(
+            return Err(crate::report::hinted(
                 anyhow::anyhow!("--preserve-fds {n}: descriptor {fd} is not open"),
                 format!(
                     "open descriptors 3 to {} before the runtime starts (`3<FILE` in the \

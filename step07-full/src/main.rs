@@ -13,6 +13,7 @@
 mod cgroups;
 mod init;
 mod inroot;
+mod message;
 mod network;
 mod report;
 mod rootfs;
@@ -37,6 +38,7 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, sethostname, write, Pid};
 
+use message::Go;
 use report::{hinted, narrate, need_root, report, require_root, usage_error};
 
 // ANCHOR: cli
@@ -254,6 +256,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
             &format!("host end of the veth pair: {} on {}", link.name(), network::BRIDGE),
         );
     }
+    let go = go.encode();
     narrate(args.verbose, &format!("write(ready pipe, {go:?}): go on"));
     write(&ready_w, go.as_bytes()).context("telling the child to go on")?;
     drop(ready_w);
@@ -284,7 +287,8 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 /// enter the rootfs, then replace ourselves with the command.
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
     refuse_outside_run()?;
-    let go = args.ready_fd.map(wait_for_go).unwrap_or_default();
+    let fd = args.ready_fd.context("the child needs --ready-fd")?;
+    let go = Go::decode(&wait_for_go(fd)).context("the runtime's go line")?;
     // Into the cgroup, by ourselves (cgroups::join says why not the runtime),
     // before the command runs.
     cgroups::join(&args.cgroup, args.verbose)?;
@@ -296,15 +300,11 @@ fn child(args: &RunArgs) -> anyhow::Result<u8> {
     narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     // Our network namespace: eth0 as the runtime said, or only lo.
-    match go.split_whitespace().collect::<Vec<_>>()[..] {
-        ["eth", peer, addr, prefix, gateway] => network::configure_container(
-            peer,
-            addr.parse().context("address")?,
-            prefix.parse().context("prefix")?,
-            gateway.parse().context("gateway")?,
-            args.verbose,
-        )?,
-        _ => network::loopback_up(args.verbose)?,
+    match go {
+        Go::Eth { peer, addr, prefix, gateway } => {
+            network::configure_container(&peer, addr, prefix, gateway, args.verbose)?
+        }
+        Go::Loopback => network::loopback_up(args.verbose)?,
     }
     let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
     rootfs::enter(rootfs, args.verbose)?;
@@ -402,15 +402,15 @@ fn check_hostname(name: &str) -> anyhow::Result<()> {
 }
 
 /// Host side, with the child waiting: wire its network, and return what to
-/// tell it (`eth PEER ADDR PREFIX GATEWAY`, or `lo` for `--net none`).
+/// tell it (its eth0, or only lo for `--net none`).
 fn prepare(
     pid: Pid,
     lease: Option<&network::Lease>,
     verbose: bool,
-) -> anyhow::Result<(Option<network::HostLink>, String)> {
-    let Some(lease) = lease else { return Ok((None, "lo\n".into())) };
+) -> anyhow::Result<(Option<network::HostLink>, Go)> {
+    let Some(lease) = lease else { return Ok((None, Go::Loopback)) };
     let (link, peer) = network::connect(lease, pid.as_raw(), verbose)?;
-    let go = format!("eth {peer} {} {} {}\n", lease.addr(), lease.prefix(), lease.gateway());
+    let go = Go::Eth { peer, addr: lease.addr(), prefix: lease.prefix(), gateway: lease.gateway() };
     Ok((Some(link), go))
 }
 

@@ -47,13 +47,16 @@ log=$(mktemp)
 # shellcheck disable=SC2317 # run by the EXIT trap
 hand_back() {
     rm -f "$log"
-    [ "$owner" != 0:0 ] || return 0
-    local d
-    for d in target rootfs; do
-        [ -e "$d" ] || continue
-        find "$d" -xdev ! -user "${owner%:*}" -exec chown -h "$owner" {} + 2>/dev/null || true
-    done
-    echo "test.sh: what the tests made in target/ and rootfs/ is yours again (uid:gid $owner)" >&2
+    if [ "$owner" != 0:0 ]; then
+        local d
+        for d in target rootfs; do
+            [ -e "$d" ] || continue
+            find "$d" -xdev ! -user "${owner%:*}" -exec chown -h "$owner" {} + 2>/dev/null || true
+        done
+        echo "test.sh: what the tests made in target/ and rootfs/ is yours again (uid:gid $owner)" >&2
+    fi
+    # The count comes last, whatever else was said.
+    [ -z "${summary:-}" ] || echo "$summary"
 }
 trap hand_back EXIT
 trap 'exit 130' INT
@@ -63,8 +66,9 @@ export REQUIRE_ROOT_TESTS=1
 status=0
 "${CARGO:-cargo}" test --workspace --no-fail-fast "$@" | tee "$log" || status=$?
 
-# One line: the sum of every test binary's "test result:" line.
-awk -v status="$status" '
+# One line, printed last (by the EXIT trap): the sum of every test binary's
+# "test result:" line.
+summary=$(awk -v status="$status" '
     /^test result:/ {
         for (i = 1; i <= NF; i++) {
             if ($(i) ~ /^passed;?$/) p += $(i - 1)
@@ -77,5 +81,5 @@ awk -v status="$status" '
         if (s > 0) line = line " (the tests marked ignored above; the learner run of the book is one: .ci/learner runs it as a normal user)"
         if (status != 0 && f == 0) line = line "; cargo test failed before every test ran: see its errors above"
         print line
-    }' "$log"
+    }' "$log")
 exit "$status"

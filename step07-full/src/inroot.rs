@@ -11,7 +11,8 @@
 //! descriptor, through /proc/self/fd/N, which the kernel resolves to exactly
 //! that directory. After a mount, the directory is opened again and checked to
 //! be the new filesystem (its type, and a device number of its own), so that a
-//! swap between the two steps is noticed. runc does the same (libpathrs).
+//! swap between the two steps is noticed. runc does the same, with its
+//! filepath-securejoin library.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};

@@ -62,7 +62,8 @@ while (($#)); do
         (($# >= 2)) || die "$1 needs a value" "$(usage)"
         case $1 in
         --compare)
-            compare=$(cd "$2" && pwd) || die "--compare $2: no such directory"
+            compare=$(cd "$2" 2>/dev/null && pwd) || die "--compare $2: no such directory" \
+                "pass the directory of an older build's step07-full, e.g. /tmp/before/target/release"
             [[ -x $compare/step07-full ]] || die "--compare $2: no step07-full in it" \
                 "build the older commit there: git worktree add /tmp/old REV && cargo build --release -p step07-full --manifest-path /tmp/old/Cargo.toml"
             ;;

@@ -406,12 +406,9 @@ pub fn child_is_refused_outside_run(stage: &Stage) {
     assert_eq!(host_hostname(), before);
 }
 
-/// A signal the runtime has no special use for, sent to the runtime, must
-/// not end it by the signal's default action before it cleans up: it is
-/// passed on to the container, where PID 1 (a `sleep`, with no handlers)
-/// ignores it, and the container ends normally, its cgroup removed. Real-time
-/// signals, which nix's `Signal` cannot name, included.
-pub fn other_signals_leave_nothing_behind(stage: &Stage) {
+/// A container in a cgroup (`--pids 10`) whose command has printed `ready`
+/// and then sleeps for 2 s, with its cgroup's name.
+fn start_ready_in_a_cgroup(stage: &Stage) -> (crate::Running, String) {
     use std::io::BufRead;
     let mut running = stage.start(&["--pids", "10", "sh", "-c", "echo ready; exec sleep 2"]);
     let name = running.cgroup_name();
@@ -419,6 +416,16 @@ pub fn other_signals_leave_nothing_behind(stage: &Stage) {
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
+    (running, name)
+}
+
+/// A signal the runtime has no special use for, sent to the runtime, must
+/// not end it by the signal's default action before it cleans up: it is
+/// passed on to the container, where PID 1 (a `sleep`, with no handlers)
+/// ignores it, and the container ends normally, its cgroup removed. Real-time
+/// signals, which nix's `Signal` cannot name, included.
+pub fn other_signals_leave_nothing_behind(stage: &Stage) {
+    let (running, name) = start_ready_in_a_cgroup(stage);
     let runtime = running.runtime.id() as libc::pid_t;
     for sig in [libc::SIGVTALRM, libc::SIGPWR, libc::SIGPROF, libc::SIGRTMIN() + 3] {
         // SAFETY: kill(2) with two integers.
@@ -434,13 +441,7 @@ pub fn other_signals_leave_nothing_behind(stage: &Stage) {
 /// is removed with it: depth first, since rmdir(2) of a cgroup that has
 /// children fails with EBUSY.
 pub fn sub_cgroups_are_removed_too(stage: &Stage) {
-    use std::io::BufRead;
-    let mut running = stage.start(&["--pids", "10", "sh", "-c", "echo ready; exec sleep 2"]);
-    let name = running.cgroup_name();
-    let mut stdout = std::io::BufReader::new(running.runtime.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, "ready\n");
+    let (running, name) = start_ready_in_a_cgroup(stage);
     let dirs = leftover_cgroups(&name);
     assert!(!dirs.is_empty(), "no cgroup named {name}");
     let sleep = running.child_pid().to_string();

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{signal, SigHandler, Signal};
 
-use report::{exec_failed, narrate, need_root, report, require_root, usage_error};
+use report::{exec_failed, narrate, need_root, report, require_root, set_verbose, usage_error};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 1: a new UTS namespace.
@@ -64,8 +64,9 @@ fn main() -> ExitCode {
 /// Spawn the command in a new UTS namespace and return the exit status the
 /// runtime should exit with, the way `docker run` does.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
     require_root()?;
-    let (command, verbose) = (&args.command, args.verbose);
+    let command = &args.command;
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     // pre_exec runs in the forked child, after fork and before exec. unshare(2)
@@ -79,7 +80,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     unsafe {
         cmd.pre_exec(|| unshare(CloneFlags::CLONE_NEWUTS).map_err(io::Error::from));
     }
-    narrate(verbose, "fork(), then unshare(CLONE_NEWUTS) and execvp() in the child");
+    narrate("fork(), then unshare(CLONE_NEWUTS) and execvp() in the child");
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
@@ -87,13 +88,13 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         }
         Err(err) => return Ok(exec_failed(&command[0], &err)),
     };
-    narrate(verbose, &format!("child {} runs {:?}", child.id(), command[0]));
+    narrate(&format!("child {} runs {:?}", child.id(), command[0]));
     // Ctrl-C and Ctrl-\ go to every process in the terminal's foreground group:
     // the command handles them; the runtime ignores them while it waits, as
     // system(3) does, so it stays to report the command's status.
     ignore_terminal_signals()?;
     let status = child.wait().context("waitpid")?;
-    narrate(verbose, &format!("child exited: {status}"));
+    narrate(&format!("child exited: {status}"));
     // The command's own status, or 128+N when signal N killed it.
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => code as u8,

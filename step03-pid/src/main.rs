@@ -19,7 +19,9 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::unistd::sethostname;
 
-use report::{exec_failed, hinted, narrate, need_root, report, require_root, usage_error};
+use report::{
+    exec_failed, hinted, narrate, need_root, report, require_root, set_verbose, usage_error,
+};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 3: a PID namespace.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
 /// Re-execute this program as `child` in new UTS and PID namespaces and return
 /// the exit status the runtime should exit with, the way `docker run` does.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
     require_root()?;
     check_hostname(&args.hostname)?;
     // Why not set the hostname in pre_exec, like step01 did the unshare? That
@@ -93,7 +96,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // itself, right before it forks the child, which becomes PID 1 of the new
     // namespace; exec keeps the PID, so the command is PID 1 too. The runtime
     // itself stays in the host's namespace, where it can wait for its child.
-    narrate(args.verbose, "unshare(CLONE_NEWPID): our next child is PID 1");
+    narrate("unshare(CLONE_NEWPID): our next child is PID 1");
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
     // ANCHOR_END: newpid
@@ -105,7 +108,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     unsafe {
         cmd.pre_exec(|| unshare(CloneFlags::CLONE_NEWUTS).map_err(io::Error::from));
     }
-    narrate(args.verbose, "fork(), unshare(CLONE_NEWUTS), execv(/proc/self/exe child …)");
+    narrate("fork(), unshare(CLONE_NEWUTS), execv(/proc/self/exe child …)");
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
@@ -113,13 +116,13 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         }
         Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
     };
-    narrate(args.verbose, &format!("child {} started (PID 1 inside)", child.id()));
+    narrate(&format!("child {} started (PID 1 inside)", child.id()));
     // Ctrl-C and Ctrl-\ go to every process in the terminal's foreground group:
     // the command handles them; the runtime ignores them while it waits, as
     // system(3) does, so it stays to report the command's status.
     ignore_terminal_signals()?;
     let status = child.wait().context("waitpid")?;
-    narrate(args.verbose, &format!("child exited: {status}"));
+    narrate(&format!("child exited: {status}"));
     // The command's own status, or 128+N when signal N killed it.
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => code as u8,
@@ -133,10 +136,11 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 /// The re-executed runtime, PID 1 of the new PID namespace: set the hostname,
 /// then replace ourselves with the command.
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
     refuse_outside_run()?;
-    narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
+    narrate(&format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
-    narrate(args.verbose, &format!("execvp({:?})", args.command[0]));
+    narrate(&format!("execvp({:?})", args.command[0]));
     let err = Command::new(&args.command[0]).args(&args.command[1..]).exec();
     Ok(exec_failed(&args.command[0], &err))
 }

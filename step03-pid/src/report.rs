@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::unistd::Uid;
 
@@ -52,8 +53,16 @@ pub fn need_root(err: anyhow::Error) -> anyhow::Error {
     hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
 }
 
-pub fn narrate(verbose: bool, what: &str) {
-    if verbose {
+/// `--verbose`, set once where `run` and `child` start: every step below
+/// narrates through `narrate`, and none of them takes a flag for it.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+pub fn narrate(what: &str) {
+    if VERBOSE.load(Ordering::Relaxed) {
         // One write(2) per line: the runtime and its child narrate at the
         // same time, and their lines must not mix.
         let line = format!("[{}] {what}\n", env!("CARGO_PKG_NAME"));

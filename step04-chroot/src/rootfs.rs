@@ -20,13 +20,13 @@ fn default_dir() -> PathBuf {
 /// The rootfs to run in, as an absolute path. An explicit `--rootfs` must be
 /// an existing directory; the default one is built on first use, the way
 /// `docker run` pulls an image it does not have yet.
-pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf> {
+pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     let dir = match explicit {
         Some(dir) => dir.to_path_buf(),
         None => {
             let dir = default_dir();
             if !dir.join(".rootfs-complete").exists() {
-                build(&dir, verbose)?;
+                build(&dir)?;
             }
             dir
         }
@@ -56,14 +56,14 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
 
 /// Run `scripts/build-rootfs.sh DIR`, its progress on our stderr (the
 /// container's stdout stays the command's).
-fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
+fn build(dir: &Path) -> anyhow::Result<()> {
     let script = default_dir().with_file_name("scripts").join("build-rootfs.sh");
     eprintln!(
         "rootfs: {} does not exist yet: building it with {}",
         dir.display(),
         script.display()
     );
-    narrate(verbose, &format!("bash {} {}", script.display(), dir.display()));
+    narrate(&format!("bash {} {}", script.display(), dir.display()));
     let status = Command::new("bash")
         .arg(&script)
         .arg(dir)
@@ -82,23 +82,23 @@ fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
 // ANCHOR: enter
 /// In the child, already in its own mount namespace: make every mount private,
 /// chroot into the rootfs and mount a fresh /proc there.
-pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+pub fn enter(rootfs: &Path) -> anyhow::Result<()> {
     // systemd mounts / "shared" (mount_namespaces(7)): a new mount namespace
     // starts as a peer of the host's, so a mount made inside would appear on
     // the host too. MS_REC|MS_PRIVATE cuts the propagation for the whole tree
     // before we mount anything. Go's `Unshareflags: CLONE_NEWNS` did this
     // silently for Liz Rice; unshare(2) in Rust does not.
-    narrate(verbose, "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
+    narrate("mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .context("making / private (mount --make-rprivate /)")?;
     // chroot(2) changes what "/" means for this process and its children; it
     // does not change the working directory, hence the chdir right after.
-    narrate(verbose, &format!("chroot({:?}); chdir(\"/\")", rootfs));
+    narrate(&format!("chroot({:?}); chdir(\"/\")", rootfs));
     chroot(rootfs).with_context(|| format!("chroot {}", rootfs.display()))?;
     chdir("/").context("chdir /")?;
     // A proc filesystem shows the processes of the PID namespace of whoever
     // mounts it: ours, where we are PID 1. So `ps` now lists only the container.
-    narrate(verbose, "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)");
+    narrate("mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)");
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>).map_err(|err| {
         hinted(

@@ -22,13 +22,13 @@ fn default_dir() -> PathBuf {
 /// The rootfs to run in, as an absolute path. An explicit `--rootfs` must be
 /// an existing directory; the default one is built on first use, the way
 /// `docker run` pulls an image it does not have yet.
-pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf> {
+pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     let dir = match explicit {
         Some(dir) => dir.to_path_buf(),
         None => {
             let dir = default_dir();
             if !dir.join(".rootfs-complete").exists() {
-                build(&dir, verbose)?;
+                build(&dir)?;
             }
             dir
         }
@@ -58,14 +58,14 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
 
 /// Run `scripts/build-rootfs.sh DIR`, its progress on our stderr (the
 /// container's stdout stays the command's).
-fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
+fn build(dir: &Path) -> anyhow::Result<()> {
     let script = default_dir().with_file_name("scripts").join("build-rootfs.sh");
     eprintln!(
         "rootfs: {} does not exist yet: building it with {}",
         dir.display(),
         script.display()
     );
-    narrate(verbose, &format!("bash {} {}", script.display(), dir.display()));
+    narrate(&format!("bash {} {}", script.display(), dir.display()));
     let status = Command::new("bash")
         .arg(&script)
         .arg(dir)
@@ -85,24 +85,24 @@ fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
 /// In the child, already in its own mount namespace: make every mount private,
 /// mount /proc and /dev into the rootfs, pivot_root into it and detach the old
 /// root, so that no path leads back to the host's files.
-pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+pub fn enter(rootfs: &Path) -> anyhow::Result<()> {
     // systemd mounts / "shared" (mount_namespaces(7)): a new mount namespace
     // starts as a peer of the host's, so a mount made inside would appear on
     // the host too. MS_REC|MS_PRIVATE cuts the propagation for the whole tree
     // before we mount anything. Go's `Unshareflags: CLONE_NEWNS` did this
     // silently for Liz Rice; unshare(2) in Rust does not. It is also one of
     // pivot_root(2)'s conditions: the new root's mount must not be shared.
-    narrate(verbose, "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
+    narrate("mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .context("making / private (mount --make-rprivate /)")?;
     // pivot_root(2) wants the new root to be a mount point: a plain directory
     // is not, so bind-mount the rootfs onto itself (EINVAL otherwise).
-    narrate(verbose, &format!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC, NULL)"));
+    narrate(&format!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC, NULL)"));
     mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .with_context(|| format!("bind-mounting {} onto itself", rootfs.display()))?;
-    mount_proc(rootfs, verbose)?;
-    mount_dev(rootfs, verbose)?;
-    pivot(rootfs, verbose)
+    mount_proc(rootfs)?;
+    mount_dev(rootfs)?;
+    pivot(rootfs)
 }
 // ANCHOR_END: enter
 
@@ -111,7 +111,7 @@ pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
 /// temporary put_old directory inside it, then is detached and the directory
 /// removed. The directory is made in the container's own /dev, the tmpfs
 /// mount_dev mounted, not on the rootfs's disk.
-fn pivot(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+fn pivot(rootfs: &Path) -> anyhow::Result<()> {
     chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
     // put_old must be at or under the new root (pivot_root(2)). Not on the
     // rootfs's disk: there, making and removing a directory costs more than
@@ -120,19 +120,19 @@ fn pivot(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
     // containers share that rootfs. In the /dev tmpfs it is only memory.
     let put_old = mkdtemp("dev/.pivot_root.XXXXXX")
         .with_context(|| format!("making the put_old directory in {}/dev", rootfs.display()))?;
-    let result = pivot_and_detach(&put_old, verbose);
+    let result = pivot_and_detach(&put_old);
     // Whatever happened, the put_old directory must not stay in /dev.
     // After a successful pivot it is /<put_old>; before, it is ./<put_old>.
     let leftover = if result.is_ok() { Path::new("/").join(&put_old) } else { put_old.clone() };
-    narrate(verbose, &format!("rmdir({leftover:?})"));
+    narrate(&format!("rmdir({leftover:?})"));
     let removed =
         std::fs::remove_dir(&leftover).with_context(|| format!("rmdir {}", leftover.display()));
     // The pivot's own error first: it is the cause of a failed rmdir.
     result.and(removed)
 }
 
-fn pivot_and_detach(put_old: &Path, verbose: bool) -> anyhow::Result<()> {
-    narrate(verbose, &format!("pivot_root(\".\", {put_old:?})"));
+fn pivot_and_detach(put_old: &Path) -> anyhow::Result<()> {
+    narrate(&format!("pivot_root(\".\", {put_old:?})"));
     pivot_root(".", put_old).map_err(|err| {
         hinted(
             anyhow::Error::new(err).context("pivot_root"),
@@ -147,7 +147,7 @@ fn pivot_and_detach(put_old: &Path, verbose: bool) -> anyhow::Result<()> {
     // there), so a plain umount fails with EBUSY: MNT_DETACH unhooks it from
     // our tree now and lets the kernel finish when it is no longer used.
     let old = Path::new("/").join(put_old);
-    narrate(verbose, &format!("umount2({old:?}, MNT_DETACH)"));
+    narrate(&format!("umount2({old:?}, MNT_DETACH)"));
     umount2(&old, MntFlags::MNT_DETACH)
         .with_context(|| format!("detaching the old root {}", old.display()))?;
     Ok(())
@@ -156,12 +156,9 @@ fn pivot_and_detach(put_old: &Path, verbose: bool) -> anyhow::Result<()> {
 
 /// A proc filesystem shows the processes of the PID namespace of whoever
 /// mounts it: ours, where we are PID 1. So `ps` lists only the container.
-fn mount_proc(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+fn mount_proc(rootfs: &Path) -> anyhow::Result<()> {
     let target = rootfs.join("proc");
-    narrate(
-        verbose,
-        &format!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)"),
-    );
+    narrate(&format!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)"));
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), &target, Some("proc"), flags, None::<&str>).map_err(|err| {
         hinted(
@@ -176,16 +173,16 @@ fn mount_proc(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
 /// host's harmless character devices bind-mounted in, a private devpts for
 /// terminals and a tmpfs for POSIX shared memory. No disks, so nothing inside
 /// can open the host's block devices.
-fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+fn mount_dev(rootfs: &Path) -> anyhow::Result<()> {
     let dev = rootfs.join("dev");
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    mount_fs("tmpfs", &dev, flags, "mode=755,size=64k", verbose)?;
+    mount_fs("tmpfs", &dev, flags, "mode=755,size=64k")?;
     for name in ["null", "zero", "full", "random", "urandom", "tty"] {
         // Bind-mounting the host's node needs no CAP_MKNOD and works the same
         // in a user namespace, which is why runc does it too.
         let (host, inside) = (Path::new("/dev").join(name), dev.join(name));
         std::fs::File::create(&inside).with_context(|| format!("creating {}", inside.display()))?;
-        narrate(verbose, &format!("mount({host:?}, {inside:?}, NULL, MS_BIND, NULL)"));
+        narrate(&format!("mount({host:?}, {inside:?}, NULL, MS_BIND, NULL)"));
         mount(Some(&host), &inside, None::<&str>, MsFlags::MS_BIND, None::<&str>)
             .with_context(|| format!("bind-mounting {}", host.display()))?;
     }
@@ -193,9 +190,9 @@ fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
     // /dev/pts/* (see the kernel's Documentation/filesystems/devpts.rst).
     mkdir_in(&dev, "pts")?;
     let pts = "newinstance,ptmxmode=0666,mode=0620";
-    mount_fs("devpts", &dev.join("pts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, pts, verbose)?;
+    mount_fs("devpts", &dev.join("pts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, pts)?;
     mkdir_in(&dev, "shm")?;
-    mount_fs("tmpfs", &dev.join("shm"), flags | MsFlags::MS_NODEV, "mode=1777,size=64m", verbose)?;
+    mount_fs("tmpfs", &dev.join("shm"), flags | MsFlags::MS_NODEV, "mode=1777,size=64m")?;
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -210,16 +207,10 @@ fn mount_dev(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
 }
 // ANCHOR_END: dev
 
-fn mount_fs(
-    fstype: &str,
-    target: &Path,
-    flags: MsFlags,
-    data: &str,
-    verbose: bool,
-) -> anyhow::Result<()> {
+fn mount_fs(fstype: &str, target: &Path, flags: MsFlags, data: &str) -> anyhow::Result<()> {
     let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
     let flag_names = names.join("|");
-    narrate(verbose, &format!("mount({fstype:?}, {target:?}, {fstype:?}, {flag_names}, {data:?})"));
+    narrate(&format!("mount({fstype:?}, {target:?}, {fstype:?}, {flag_names}, {data:?})"));
     mount(Some(fstype), target, Some(fstype), flags, Some(data))
         .with_context(|| format!("mounting {fstype} on {}", target.display()))
 }

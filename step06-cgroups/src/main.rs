@@ -25,7 +25,9 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{sethostname, Pid};
 
-use report::{exec_failed, hinted, narrate, need_root, report, require_root, usage_error};
+use report::{
+    exec_failed, hinted, narrate, need_root, report, require_root, set_verbose, usage_error,
+};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 6: cgroup limits.
@@ -98,20 +100,21 @@ fn main() -> ExitCode {
 /// a cgroup with the limits asked for, and return the exit status the runtime
 /// should exit with, as `docker run` does.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
     require_root()?;
     check_hostname(&args.hostname)?;
     // Before the PID namespace: building the default rootfs forks a script.
-    let rootfs = rootfs::resolve(args.rootfs.as_deref(), args.verbose)?;
+    let rootfs = rootfs::resolve(args.rootfs.as_deref())?;
     // ANCHOR: cgroup
     // No limit asked for, no cgroup. The Cgroup is removed when it is dropped,
     // on every way out of this function.
     let limits = cgroups::Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
     let cgroup = match limits.is_empty() {
         true => None,
-        false => Some(cgroups::Cgroup::create(&cgroup_name(), &limits, args.verbose)?),
+        false => Some(cgroups::Cgroup::create(&cgroup_name(), &limits)?),
     };
     for dir in cgroup.iter().flat_map(cgroups::Cgroup::paths) {
-        narrate(args.verbose, &format!("the container's cgroup: {}", dir.display()));
+        narrate(&format!("the container's cgroup: {}", dir.display()));
     }
     // ANCHOR_END: cgroup
     // Blocked from here on, and collected by `wait_for`: a SIGTERM or SIGINT
@@ -134,7 +137,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // itself, right before it forks the child, which becomes PID 1 of the new
     // namespace; exec keeps the PID, so the command is PID 1 too. The runtime
     // itself stays in the host's namespace, where it can wait for its child.
-    narrate(args.verbose, "unshare(CLONE_NEWPID): our next child is PID 1");
+    narrate("unshare(CLONE_NEWPID): our next child is PID 1");
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
     // ANCHOR_END: newpid
@@ -156,10 +159,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
             Ok(())
         });
     }
-    narrate(
-        args.verbose,
-        "fork(), unshare(CLONE_NEWUTS|CLONE_NEWNS), execv(/proc/self/exe child …)",
-    );
+    narrate("fork(), unshare(CLONE_NEWUTS|CLONE_NEWNS), execv(/proc/self/exe child …)");
     let child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
@@ -170,16 +170,13 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
     };
     let pid = Pid::from_raw(child.id() as i32);
-    narrate(args.verbose, &format!("child {pid} started (PID 1 inside)"));
-    let status = wait_for(pid, args.verbose)?;
-    narrate(
-        args.verbose,
-        &match status {
-            WaitStatus::Signaled(_, sig, _) => format!("child killed by {sig}"),
-            WaitStatus::Exited(_, code) => format!("child exited with status {code}"),
-            _ => format!("child: {status:?}"),
-        },
-    );
+    narrate(&format!("child {pid} started (PID 1 inside)"));
+    let status = wait_for(pid)?;
+    narrate(&match status {
+        WaitStatus::Signaled(_, sig, _) => format!("child killed by {sig}"),
+        WaitStatus::Exited(_, code) => format!("child exited with status {code}"),
+        _ => format!("child: {status:?}"),
+    });
     if let Some(cgroup) = &cgroup {
         report_oom(cgroup, &limits, status);
     }
@@ -196,17 +193,18 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 /// The re-executed runtime, PID 1 of the new PID namespace: join the cgroup,
 /// set the hostname, enter the rootfs, then replace ourselves with the command.
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
     refuse_outside_run()?;
     // ANCHOR: join
     // Into the cgroup first, by ourselves (cgroups::join says why not the
     // runtime): the command must never run unlimited.
-    cgroups::join(&args.cgroup, args.verbose)?;
+    cgroups::join(&args.cgroup)?;
     // ANCHOR_END: join
-    narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
+    narrate(&format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
-    rootfs::enter(rootfs, args.verbose)?;
-    narrate(args.verbose, &format!("execvp({:?})", args.command[0]));
+    rootfs::enter(rootfs)?;
+    narrate(&format!("execvp({:?})", args.command[0]));
     let err = Command::new(&args.command[0]).args(&args.command[1..]).exec();
     Ok(exec_failed(&args.command[0], &err, rootfs))
 }
@@ -347,7 +345,7 @@ const GRACE: Duration = Duration::from_secs(3);
 /// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
 /// container; after a stop request, it is killed outright if it is still
 /// there GRACE later.
-fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
+fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
     let signals = forwarded_signals();
     let mut deadline: Option<Instant> = None;
     loop {
@@ -360,7 +358,7 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
         if let Some((sig, code)) = next_signal(&signals, timeout) {
             if sig != libc::SIGCHLD && code != libc::SI_KERNEL {
                 let name = signal_name(sig);
-                narrate(verbose, &format!("got {name}: kill({pid}, {name})"));
+                narrate(&format!("got {name}: kill({pid}, {name})"));
                 // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
                 // `Signal`, which has no real-time signals.)
                 unsafe { libc::kill(pid.as_raw(), sig) };
@@ -370,7 +368,7 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            narrate(verbose, &format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
+            narrate(&format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
             let _ = kill(pid, Signal::SIGKILL);
             deadline = None;
         }

@@ -101,17 +101,16 @@ pub struct Cgroup {
     /// Each controller we use, and the directory holding its files.
     controllers: Vec<(&'static str, PathBuf)>,
     unified: bool,
-    verbose: bool,
 }
 
 impl Cgroup {
     /// Create `containers-from-scratch/<name>` under /sys/fs/cgroup, in each
     /// hierarchy the limits need, and write the limits.
-    pub fn create(name: &str, limits: &Limits, verbose: bool) -> anyhow::Result<Cgroup> {
+    pub fn create(name: &str, limits: &Limits) -> anyhow::Result<Cgroup> {
         let root = Path::new(ROOT);
         let layout = detect_layout(root)?;
-        crate::report::narrate(verbose, &format!("statfs({ROOT}): cgroup layout {layout:?}"));
-        Self::create_in(root, layout, name, limits, verbose)
+        crate::report::narrate(&format!("statfs({ROOT}): cgroup layout {layout:?}"));
+        Self::create_in(root, layout, name, limits)
     }
 
     /// The same under another `root`, with the layout given. On v1 the
@@ -121,15 +120,14 @@ impl Cgroup {
         layout: Layout,
         name: &str,
         limits: &Limits,
-        verbose: bool,
     ) -> anyhow::Result<Cgroup> {
         check_name(name)?;
         match layout {
-            Layout::Unified => Self::create_v2(root, name, limits, verbose),
+            Layout::Unified => Self::create_v2(root, name, limits),
             Layout::Legacy | Layout::Hybrid => {
                 let mountinfo = fs::read_to_string("/proc/self/mountinfo")
                     .context("reading /proc/self/mountinfo")?;
-                Self::create_v1(&mountinfo, root, name, limits, verbose)
+                Self::create_v1(&mountinfo, root, name, limits)
             }
         }
     }
@@ -137,12 +135,7 @@ impl Cgroup {
     // ANCHOR: create
     /// cgroup v2: enable the controllers from the root down, then make the
     /// container's cgroup and write its limits.
-    fn create_v2(
-        root: &Path,
-        name: &str,
-        limits: &Limits,
-        verbose: bool,
-    ) -> anyhow::Result<Cgroup> {
+    fn create_v2(root: &Path, name: &str, limits: &Limits) -> anyhow::Result<Cgroup> {
         let needed = limits.controllers();
         check_available(root, &needed)?;
         // Top-down: a cgroup can enable a controller for its children only if
@@ -151,17 +144,16 @@ impl Cgroup {
         // exempt). So the parent only ever holds other cgroups; each
         // container's process goes in a leaf below it.
         let parent = root.join(PARENT);
-        Self::enable_controllers(root, &needed, verbose)?;
-        make_shared_dir(&parent, verbose)?;
-        Self::enable_controllers(&parent, &needed, verbose)?;
+        Self::enable_controllers(root, &needed)?;
+        make_shared_dir(&parent)?;
+        Self::enable_controllers(&parent, &needed)?;
         let leaf = parent.join(name);
-        make_dir(&leaf, verbose)?;
+        make_dir(&leaf)?;
         // From here on, whatever goes wrong, dropping `cgroup` removes the leaf.
         let cgroup = Cgroup {
             paths: vec![leaf.clone()],
             controllers: needed.iter().map(|&c| (c, leaf.clone())).collect(),
             unified: true,
-            verbose,
         };
         cgroup.limits_v2(limits)?;
         Ok(cgroup)
@@ -173,7 +165,7 @@ impl Cgroup {
     /// limit needs: enabling cpu costs scheduler work for every group below,
     /// and can fail where memory alone would work. We never disable one:
     /// other containers below `dir` may use it.
-    fn enable_controllers(dir: &Path, needed: &[&str], verbose: bool) -> anyhow::Result<()> {
+    fn enable_controllers(dir: &Path, needed: &[&str]) -> anyhow::Result<()> {
         let file = dir.join("cgroup.subtree_control");
         let enabled = read_file(&file)?;
         let enable: Vec<String> = needed
@@ -184,7 +176,7 @@ impl Cgroup {
         if enable.is_empty() {
             return Ok(());
         }
-        write_file(&file, enable.join(" "), verbose).map_err(|err| {
+        write_file(&file, enable.join(" ")).map_err(|err| {
             if err.downcast_ref::<Errno>() == Some(&Errno::EBUSY) {
                 crate::report::hinted(
                     err,
@@ -263,7 +255,7 @@ impl Cgroup {
         let dir = self
             .dir(controller)
             .ok_or_else(|| anyhow!("no {controller} controller in this cgroup"))?;
-        write_file(&dir.join(file), value, self.verbose)
+        write_file(&dir.join(file), value)
     }
 }
 
@@ -284,10 +276,10 @@ impl Cgroup {
 /// so its one thread is the whole process. cgroup v2 has no `tasks` file and
 /// moves single threads only inside threaded subtrees: there it is
 /// `cgroup.procs`, and the lock.
-pub fn join(dirs: &[PathBuf], verbose: bool) -> anyhow::Result<()> {
+pub fn join(dirs: &[PathBuf]) -> anyhow::Result<()> {
     for dir in dirs {
         let file = if dir.join("tasks").exists() { "tasks" } else { "cgroup.procs" };
-        write_file(&dir.join(file), 0, verbose).map_err(|err| join_hint(err, dir))?;
+        write_file(&dir.join(file), 0).map_err(|err| join_hint(err, dir))?;
     }
     Ok(())
 }

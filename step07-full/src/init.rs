@@ -53,7 +53,6 @@ pub fn run_init(
     command: &[OsString],
     env: &[(OsString, OsString)],
     rootfs: &std::path::Path,
-    verbose: bool,
 ) -> anyhow::Result<u8> {
     let Some((program, args)) = command.split_first() else {
         anyhow::bail!("no command to run");
@@ -68,7 +67,7 @@ pub fn run_init(
     let mut handled = SigSet::empty();
     handled.add(Signal::SIGCHLD);
     FORWARDED.iter().for_each(|&sig| handled.add(sig));
-    narrate(verbose, "sigprocmask(SIG_BLOCK, {SIGCHLD HUP INT QUIT TERM USR1 USR2 WINCH})");
+    narrate("sigprocmask(SIG_BLOCK, {SIGCHLD HUP INT QUIT TERM USR1 USR2 WINCH})");
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), None).context("sigprocmask(SIG_BLOCK)")?;
     // ANCHOR_END: block
 
@@ -86,10 +85,7 @@ pub fn run_init(
     unsafe {
         cmd.pre_exec(move || reset_signals(&empty));
     }
-    narrate(
-        verbose,
-        &format!("fork(), execvp({program:?}) with {} environment variables", env.len()),
-    );
+    narrate(&format!("fork(), execvp({program:?}) with {} environment variables", env.len()));
     // A failed exec comes back here as an error: std's spawn passes the
     // child's errno back through a close-on-exec pipe (closed unread when the
     // exec succeeds), so init reports it with the right exit status.
@@ -99,7 +95,7 @@ pub fn run_init(
         Err(err) => return Ok(crate::report::exec_failed(program, &err, rootfs)),
     };
     let command_pid = Pid::from_raw(child.id() as libc::pid_t);
-    narrate(verbose, &format!("command started as PID {command_pid}"));
+    narrate(&format!("command started as PID {command_pid}"));
     // ANCHOR: tty
     // The terminal. Init leaves the command in its own process group (the
     // runtime's, which the host shell made the terminal's foreground group)
@@ -126,12 +122,12 @@ pub fn run_init(
         unsafe { signal(sig, SigHandler::SigIgn) }.with_context(|| format!("ignoring {sig}"))?;
     }
     // ANCHOR_END: tty
-    let status = supervise(command_pid, &handled, verbose)?;
+    let status = supervise(command_pid, &handled)?;
     // Returning makes PID 1 exit; the kernel then SIGKILLs whatever is left
     // in the namespace, daemons the command started included, and PID 1's
     // parent (the runtime) sees it exit only once they are all gone
     // (pid_namespaces(7)).
-    narrate(verbose, &format!("init exits with {status}"));
+    narrate(&format!("init exits with {status}"));
     Ok(status)
 }
 
@@ -149,16 +145,16 @@ fn reset_signals(empty: &SigSet) -> io::Result<()> {
 
 /// Take signals one by one: forward the ones meant for the command, reap
 /// children on SIGCHLD, until the command itself has been reaped.
-fn supervise(command: Pid, handled: &SigSet, verbose: bool) -> anyhow::Result<u8> {
+fn supervise(command: Pid, handled: &SigSet) -> anyhow::Result<u8> {
     loop {
         let info = wait_for_signal(handled)?;
         match Signal::try_from(info.si_signo) {
             Ok(Signal::SIGCHLD) => {
-                if let Some(status) = reap_children(command, verbose)? {
+                if let Some(status) = reap_children(command)? {
                     return Ok(status);
                 }
             }
-            Ok(sig) => forward(command, sig, &info, verbose)?,
+            Ok(sig) => forward(command, sig, &info)?,
             Err(_) => {} // not one we asked for
         }
     }
@@ -183,7 +179,7 @@ fn wait_for_signal(set: &SigSet) -> anyhow::Result<libc::siginfo_t> {
 
 // ANCHOR: forward
 /// Pass a signal on to the command, unless the terminal sent it there already.
-fn forward(command: Pid, sig: Signal, info: &libc::siginfo_t, verbose: bool) -> anyhow::Result<()> {
+fn forward(command: Pid, sig: Signal, info: &libc::siginfo_t) -> anyhow::Result<()> {
     // Ctrl-C, Ctrl-\ and a window resize make the kernel signal every
     // process in the terminal's foreground process group (termios(3), ISIG).
     // Unless the command moved to a group of its own (a job-control shell
@@ -194,13 +190,13 @@ fn forward(command: Pid, sig: Signal, info: &libc::siginfo_t, verbose: bool) -> 
     // (sigaction(2), "The siginfo_t argument"). Those are someone asking the
     // *container* to stop or reload: they are forwarded.
     if info.si_code == libc::SI_KERNEL {
-        narrate(verbose, &format!("{sig} from the terminal: the command has it already"));
+        narrate(&format!("{sig} from the terminal: the command has it already"));
         return Ok(());
     }
     // SAFETY: si_pid is set for the user-sent signals that reach here.
     let sender = unsafe { info.si_pid() };
     // A sender outside the namespace has no PID in it: si_pid is 0.
-    narrate(verbose, &format!("{sig} from PID {sender}: kill({command}, {sig})"));
+    narrate(&format!("{sig} from PID {sender}: kill({command}, {sig})"));
     match kill(command, sig) {
         // ESRCH: the command has just exited; its SIGCHLD is on the way.
         Ok(()) | Err(Errno::ESRCH) => Ok(()),
@@ -213,7 +209,7 @@ fn forward(command: Pid, sig: Signal, info: &libc::siginfo_t, verbose: bool) -> 
 /// Collect every child that has exited, the command and any orphan the
 /// kernel re-parented to PID 1, so none stays a zombie. Returns the command's
 /// status once it is among them.
-fn reap_children(command: Pid, verbose: bool) -> anyhow::Result<Option<u8>> {
+fn reap_children(command: Pid) -> anyhow::Result<Option<u8>> {
     let mut command_status = None;
     // One SIGCHLD may stand for many exits (a signal is pending or not, it
     // does not count), so reap until waitpid has nobody left to report.
@@ -238,7 +234,7 @@ fn reap_children(command: Pid, verbose: bool) -> anyhow::Result<Option<u8>> {
             128 + libc::WTERMSIG(status)
         };
         let who = if pid == command.as_raw() { "the command" } else { "an orphan" };
-        narrate(verbose, &format!("waitpid: PID {pid} ({who}) exited, status {code}"));
+        narrate(&format!("waitpid: PID {pid} ({who}) exited, status {code}"));
         if pid == command.as_raw() {
             command_status = Some(code as u8);
         }

@@ -97,17 +97,13 @@ impl Dir {
         (fstype, magic): (&str, FsType),
         flags: MsFlags,
         data: Option<&str>,
-        verbose: bool,
     ) -> anyhow::Result<Dir> {
         let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
-        narrate(
-            verbose,
-            &format!(
-                "mount({fstype:?}, {:?}, {fstype:?}, {}, {data:?})",
-                self.path,
-                names.join("|")
-            ),
-        );
+        narrate(&format!(
+            "mount({fstype:?}, {:?}, {fstype:?}, {}, {data:?})",
+            self.path,
+            names.join("|")
+        ));
         mount(Some(fstype), self.fd_path().as_str(), Some(fstype), flags, data)
             .with_context(|| format!("mounting {fstype} on {}", self.path.display()))?;
         let mounted = parent.dir(name)?;

@@ -39,7 +39,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, sethostname, write, Pid};
 
 use message::Go;
-use report::{hinted, narrate, need_root, report, require_root, usage_error};
+use report::{hinted, narrate, need_root, report, require_root, set_verbose, usage_error};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 7: the full runtime.
@@ -137,25 +137,26 @@ fn main() -> ExitCode {
 /// namespaces, in a cgroup with the limits asked for, wire its network, and
 /// return the exit status the runtime should exit with, as `docker run` does.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
     require_root()?;
     check_hostname(&args.hostname)?;
     security::check_preserved_fds(args.preserve_fds)?;
     // Before the PID namespace: building the default rootfs forks a script.
-    let rootfs = rootfs::resolve(args.rootfs.as_deref(), args.verbose)?;
+    let rootfs = rootfs::resolve(args.rootfs.as_deref())?;
     // ANCHOR: cgroup
     // No limit asked for, no cgroup. The Cgroup is removed when it is dropped,
     // on every way out of this function.
     let limits = cgroups::Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
     let cgroup = match limits.is_empty() {
         true => None,
-        false => Some(cgroups::Cgroup::create(&cgroup_name(), &limits, args.verbose)?),
+        false => Some(cgroups::Cgroup::create(&cgroup_name(), &limits)?),
     };
     for dir in cgroup.iter().flat_map(cgroups::Cgroup::paths) {
-        narrate(args.verbose, &format!("the container's cgroup: {}", dir.display()));
+        narrate(&format!("the container's cgroup: {}", dir.display()));
     }
     // An address for the container, released when `lease` is dropped.
     let lease = match args.net {
-        Net::Bridge => Some(network::allocate(args.verbose)?),
+        Net::Bridge => Some(network::allocate()?),
         Net::None => None,
     };
     // ANCHOR_END: cgroup
@@ -179,7 +180,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // itself, right before it forks the child, which becomes PID 1 of the new
     // namespace; exec keeps the PID, so the command is PID 1 too. The runtime
     // itself stays in the host's namespace, where it can wait for its child.
-    narrate(args.verbose, "unshare(CLONE_NEWPID): our next child is PID 1");
+    narrate("unshare(CLONE_NEWPID): our next child is PID 1");
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
     // ANCHOR_END: newpid
@@ -223,7 +224,6 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     }
     // ANCHOR_END: spawn
     narrate(
-        args.verbose,
         "fork(), unshare(CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET), \
          execv(/proc/self/exe child …)",
     );
@@ -239,10 +239,10 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     };
     let pid = Pid::from_raw(child.id() as i32);
     drop(ready_r);
-    narrate(args.verbose, &format!("child {pid} started (PID 1 inside), waiting for the go"));
+    narrate(&format!("child {pid} started (PID 1 inside), waiting for the go"));
     // ANCHOR: join
     // The host end of the veth pair lives as long as `link`: to the end.
-    let (link, go) = match prepare(pid, lease.as_ref(), args.verbose) {
+    let (link, go) = match prepare(pid, lease.as_ref()) {
         Ok(ready) => ready,
         Err(err) => {
             let _ = kill(pid, Signal::SIGKILL);
@@ -251,25 +251,19 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         }
     };
     if let Some(link) = &link {
-        narrate(
-            args.verbose,
-            &format!("host end of the veth pair: {} on {}", link.name(), network::BRIDGE),
-        );
+        narrate(&format!("host end of the veth pair: {} on {}", link.name(), network::BRIDGE));
     }
     let go = go.encode();
-    narrate(args.verbose, &format!("write(ready pipe, {go:?}): go on"));
+    narrate(&format!("write(ready pipe, {go:?}): go on"));
     write(&ready_w, go.as_bytes()).context("telling the child to go on")?;
     drop(ready_w);
     // ANCHOR_END: join
-    let status = wait_for(pid, args.verbose)?;
-    narrate(
-        args.verbose,
-        &match status {
-            WaitStatus::Signaled(_, sig, _) => format!("child killed by {sig}"),
-            WaitStatus::Exited(_, code) => format!("child exited with status {code}"),
-            _ => format!("child: {status:?}"),
-        },
-    );
+    let status = wait_for(pid)?;
+    narrate(&match status {
+        WaitStatus::Signaled(_, sig, _) => format!("child killed by {sig}"),
+        WaitStatus::Exited(_, code) => format!("child exited with status {code}"),
+        _ => format!("child: {status:?}"),
+    });
     if let Some(cgroup) = &cgroup {
         report_oom(cgroup, &limits, status);
     }
@@ -286,40 +280,41 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 /// The re-executed runtime, PID 1 of the new PID namespace: set the hostname,
 /// enter the rootfs, then replace ourselves with the command.
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
     refuse_outside_run()?;
     let fd = args.ready_fd.context("the child needs --ready-fd")?;
     let go = Go::decode(&wait_for_go(fd)).context("the runtime's go line")?;
     // Into the cgroup, by ourselves (cgroups::join says why not the runtime),
     // before the command runs.
-    cgroups::join(&args.cgroup, args.verbose)?;
+    cgroups::join(&args.cgroup)?;
     // A cgroup namespace of its own, now that we are in the container's
     // cgroup: that cgroup becomes the root of what the container sees, so
     // /proc/self/cgroup shows `/`, not the host's tree (cgroup_namespaces(7)).
-    narrate(args.verbose, "unshare(CLONE_NEWCGROUP)");
+    narrate("unshare(CLONE_NEWCGROUP)");
     unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
-    narrate(args.verbose, &format!("sethostname({:?})", args.hostname));
+    narrate(&format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     // Our network namespace: eth0 as the runtime said, or only lo.
     match go {
         Go::Eth { peer, addr, prefix, gateway } => {
-            network::configure_container(&peer, addr, prefix, gateway, args.verbose)?
+            network::configure_container(&peer, addr, prefix, gateway)?
         }
-        Go::Loopback => network::loopback_up(args.verbose)?,
+        Go::Loopback => network::loopback_up()?,
     }
     let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
-    rootfs::enter(rootfs, args.verbose)?;
+    rootfs::enter(rootfs)?;
     // The last privileged step is done: from here on, no supplementary
     // groups, and Docker's default set of capabilities.
-    security::clear_supplementary_groups(args.verbose)?;
-    security::drop_capabilities(args.verbose)?;
-    security::close_other_fds(args.preserve_fds, args.verbose)?;
-    security::make_undumpable(args.verbose)?;
-    seccomp::install(args.seccomp, args.verbose)?;
+    security::clear_supplementary_groups()?;
+    security::drop_capabilities()?;
+    security::close_other_fds(args.preserve_fds)?;
+    security::make_undumpable()?;
+    seccomp::install(args.seccomp)?;
     let term = std::env::var_os("TERM");
     let env = init::container_env(&args.hostname, term, &args.env)?;
     // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).
     let _ = prctl::set_name(c"init");
-    init::run_init(&args.command, &env, rootfs, args.verbose)
+    init::run_init(&args.command, &env, rootfs)
 }
 // ANCHOR_END: child
 
@@ -406,10 +401,9 @@ fn check_hostname(name: &str) -> anyhow::Result<()> {
 fn prepare(
     pid: Pid,
     lease: Option<&network::Lease>,
-    verbose: bool,
 ) -> anyhow::Result<(Option<network::HostLink>, Go)> {
     let Some(lease) = lease else { return Ok((None, Go::Loopback)) };
-    let (link, peer) = network::connect(lease, pid.as_raw(), verbose)?;
+    let (link, peer) = network::connect(lease, pid.as_raw())?;
     let go = Go::Eth { peer, addr: lease.addr(), prefix: lease.prefix(), gateway: lease.gateway() };
     Ok((Some(link), go))
 }
@@ -497,7 +491,7 @@ const GRACE: Duration = Duration::from_secs(3);
 /// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
 /// container; after a stop request, it is killed outright if it is still
 /// there GRACE later.
-fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
+fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
     let signals = forwarded_signals();
     let mut deadline: Option<Instant> = None;
     loop {
@@ -510,7 +504,7 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
         if let Some((sig, code)) = next_signal(&signals, timeout) {
             if sig != libc::SIGCHLD && code != libc::SI_KERNEL {
                 let name = signal_name(sig);
-                narrate(verbose, &format!("got {name}: kill({pid}, {name})"));
+                narrate(&format!("got {name}: kill({pid}, {name})"));
                 // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
                 // `Signal`, which has no real-time signals.)
                 unsafe { libc::kill(pid.as_raw(), sig) };
@@ -520,7 +514,7 @@ fn wait_for(pid: Pid, verbose: bool) -> anyhow::Result<WaitStatus> {
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            narrate(verbose, &format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
+            narrate(&format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
             let _ = kill(pid, Signal::SIGKILL);
             deadline = None;
         }

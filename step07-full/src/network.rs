@@ -105,7 +105,6 @@ pub struct HostLink {
     name: String,
     /// The container's first process: while it lives, so does its netns.
     pid: i32,
-    verbose: bool,
 }
 
 impl HostLink {
@@ -119,31 +118,31 @@ impl HostLink {
 
 /// Host side, before the container runs: make sure the bridge exists (create,
 /// address, up), then allocate an address for the container.
-pub fn allocate(verbose: bool) -> anyhow::Result<Lease> {
+pub fn allocate() -> anyhow::Result<Lease> {
     // One runtime at a time: two could both see "no bridge" or the same free
     // address. The lock is released when `_lock` is dropped.
-    let _lock = lock(verbose)?;
+    let _lock = lock()?;
     let mut nl = Netlink::open()?;
-    ensure_bridge(&mut nl, verbose)?;
-    take_free_address(verbose)
+    ensure_bridge(&mut nl)?;
+    take_free_address()
 }
 
 /// Host side, once the container's process `pid` exists in its new network
 /// namespace: create a veth pair, its host end plugged into the bridge and up,
 /// its other end inside the namespace of `pid`. Returns the host end (gone
 /// once dropped) and the name of the other end as seen inside.
-pub fn connect(lease: &Lease, pid: i32, verbose: bool) -> anyhow::Result<(HostLink, String)> {
+pub fn connect(lease: &Lease, pid: i32) -> anyhow::Result<(HostLink, String)> {
     check_own_netns(pid)?;
     // The address is in use for as long as the container lives, even if the
     // runtime is killed first: record the container as an owner of the lease.
-    record_owner(lease, pid, verbose)?;
+    record_owner(lease, pid)?;
     let mut nl = Netlink::open()?;
     // Host names are unique because pids are, and short: at most
     // "cfs4194304", under the kernel's 15-byte limit (IFNAMSIZ). The other
     // end is alone in its namespace: it can be eth0 from the start.
     let (host, peer) = (format!("cfs{pid}"), "eth0".to_string());
     let bridge = nl.index_of(BRIDGE)?;
-    let link = create_veth(&mut nl, &host, bridge, &peer, pid, verbose)?;
+    let link = create_veth(&mut nl, &host, bridge, &peer, pid)?;
     Ok((link, peer))
 }
 
@@ -173,7 +172,6 @@ fn create_veth(
     bridge: u32,
     peer: &str,
     pid: i32,
-    verbose: bool,
 ) -> anyhow::Result<HostLink> {
     // ANCHOR: move
     // IFLA_NET_NS_PID names the peer's namespace by a process inside it, and
@@ -198,12 +196,12 @@ fn create_veth(
     ];
     let what =
         format!("ip link add {host} master {BRIDGE} up type veth peer name {peer} netns {pid}");
-    nl.call(verbose, &what, RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+    nl.call(&what, RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
         .map_err(|e| e.explain(&what, "is the veth driver there? `sudo modprobe veth`"))?;
     // From here on the pair exists: whatever fails next, dropping `HostLink`
     // removes it.
     let index = nl.index_of(host)?;
-    Ok(HostLink { index, name: host.into(), pid, verbose })
+    Ok(HostLink { index, name: host.into(), pid })
 }
 // ANCHOR_END: veth
 
@@ -237,12 +235,9 @@ impl Drop for HostLink {
                     unsafe { libc::_exit(0) }
                 }
                 Ok(ForkResult::Parent { child }) => {
-                    narrate(
-                        self.verbose,
-                        &format!("ip link del {}  [in helper {child}]", self.name),
-                    );
+                    narrate(&format!("ip link del {}  [in helper {child}]", self.name));
                     if self.vanishes_within(Duration::from_secs(2)) {
-                        return narrate(self.verbose, &format!("{}: gone", self.name));
+                        return narrate(&format!("{}: gone", self.name));
                     }
                     // The helper failed: try ourselves, and say why.
                 }
@@ -251,14 +246,11 @@ impl Drop for HostLink {
         }
         let what = format!("ip link del {}", self.name);
         match self.delete() {
-            Ok(()) => narrate(self.verbose, &format!("{what}  [netlink RTM_DELLINK: ok]")),
+            Ok(()) => narrate(&format!("{what}  [netlink RTM_DELLINK: ok]")),
             // When the container's namespace is destroyed, the kernel deletes
             // the veth end inside it, and with it this end: nothing left to do.
             Err(err) if err.downcast_ref::<NlError>().is_some_and(|e| e.errno == libc::ENODEV) => {
-                narrate(
-                    self.verbose,
-                    &format!("{}: already gone with the container's netns", self.name),
-                )
+                narrate(&format!("{}: already gone with the container's netns", self.name))
             }
             Err(err) => eprintln!("warning: {what}: {err:#}"),
         }
@@ -309,11 +301,11 @@ impl HostLink {
 // Container side: runs inside the new network namespace.
 
 /// Container side for `--net none`: only `lo`, up.
-pub fn loopback_up(verbose: bool) -> anyhow::Result<()> {
+pub fn loopback_up() -> anyhow::Result<()> {
     let mut nl = Netlink::open()?;
     // ip link set lo up
     let index = nl.index_of("lo")?;
-    nl.set_up(verbose, "lo", index)
+    nl.set_up("lo", index)
 }
 
 // ANCHOR: configure
@@ -324,15 +316,14 @@ pub fn configure_container(
     addr: Ipv4Addr,
     prefix: u8,
     gateway: Ipv4Addr,
-    verbose: bool,
 ) -> anyhow::Result<()> {
-    loopback_up(verbose)?;
+    loopback_up()?;
     let mut nl = Netlink::open()?;
     let index = nl.index_of(peer)?;
     // ip addr add 10.201.0.N/24 dev eth0
-    nl.add_address(verbose, peer, index, addr, prefix, NLM_F_EXCL)?;
+    nl.add_address(peer, index, addr, prefix, NLM_F_EXCL)?;
     // ip link set eth0 up (before the route: a gateway must be reachable)
-    nl.set_up(verbose, peer, index)?;
+    nl.set_up(peer, index)?;
     // ip route add default via 10.201.0.1 dev eth0
     let mut msg = RouteMessage::default();
     msg.header.address_family = AddressFamily::Inet;
@@ -343,7 +334,7 @@ pub fn configure_container(
     msg.attributes =
         vec![RouteAttribute::Gateway(RouteAddress::Inet(gateway)), RouteAttribute::Oif(index)];
     let what = format!("ip route add default via {gateway} dev eth0");
-    nl.call(verbose, &what, RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL)
+    nl.call(&what, RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL)
         .map_err(|e| e.explain(&what, ""))?;
     Ok(())
 }

@@ -24,13 +24,13 @@ fn default_dir() -> PathBuf {
 /// The rootfs to run in, as an absolute path. An explicit `--rootfs` must be
 /// an existing directory; the default one is built on first use, the way
 /// `docker run` pulls an image it does not have yet.
-pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf> {
+pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     let dir = match explicit {
         Some(dir) => dir.to_path_buf(),
         None => {
             let dir = default_dir();
             if !dir.join(".rootfs-complete").exists() {
-                build(&dir, verbose)?;
+                build(&dir)?;
             }
             dir
         }
@@ -60,14 +60,14 @@ pub fn resolve(explicit: Option<&Path>, verbose: bool) -> anyhow::Result<PathBuf
 
 /// Run `scripts/build-rootfs.sh DIR`, its progress on our stderr (the
 /// container's stdout stays the command's).
-fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
+fn build(dir: &Path) -> anyhow::Result<()> {
     let script = default_dir().with_file_name("scripts").join("build-rootfs.sh");
     eprintln!(
         "rootfs: {} does not exist yet: building it with {}",
         dir.display(),
         script.display()
     );
-    narrate(verbose, &format!("bash {} {}", script.display(), dir.display()));
+    narrate(&format!("bash {} {}", script.display(), dir.display()));
     let status = Command::new("bash")
         .arg(&script)
         .arg(dir)
@@ -89,31 +89,31 @@ fn build(dir: &Path, verbose: bool) -> anyhow::Result<()> {
 /// hides in /proc, pivot_root into it and detach the old root, so that no path
 /// leads back to the host's files. Every path inside the rootfs is opened
 /// without leaving it, and every mount goes to a descriptor (see inroot.rs).
-pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
+pub fn enter(rootfs: &Path) -> anyhow::Result<()> {
     // systemd mounts / "shared" (mount_namespaces(7)): a new mount namespace
     // starts as a peer of the host's, so a mount made inside would appear on
     // the host too. MS_REC|MS_PRIVATE cuts the propagation for the whole tree
     // before we mount anything. Go's `Unshareflags: CLONE_NEWNS` did this
     // silently for Liz Rice; unshare(2) in Rust does not. It is also one of
     // pivot_root(2)'s conditions: the new root's mount must not be shared.
-    narrate(verbose, "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
+    narrate("mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .context("making / private (mount --make-rprivate /)")?;
     // pivot_root(2) wants the new root to be a mount point: a plain directory
     // is not, so bind-mount the rootfs onto itself (EINVAL otherwise).
     let dir = Dir::open_root(rootfs)?;
-    narrate(verbose, &format!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC, NULL)"));
+    narrate(&format!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC, NULL)"));
     let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
     mount(Some(dir.fd_path().as_str()), dir.fd_path().as_str(), None::<&str>, bind, None::<&str>)
         .with_context(|| format!("bind-mounting {} onto itself", rootfs.display()))?;
     // The bind mount's root: the same directory, reached through the mount.
     let root = Dir::open_root(rootfs)?;
-    let proc = mount_proc(&root, verbose)?;
-    let dev = mount_dev(&root, verbose)?;
+    let proc = mount_proc(&root)?;
+    let dev = mount_dev(&root)?;
     // Hardening: what the container may see of the kernel, read-only or not at all.
-    let sys = crate::security::mount_sys_readonly(&root, verbose)?;
-    crate::security::protect_proc_and_sys(&proc, &sys, &dev, verbose)?;
-    pivot(&root, verbose)
+    let sys = crate::security::mount_sys_readonly(&root)?;
+    crate::security::protect_proc_and_sys(&proc, &sys, &dev)?;
+    pivot(&root)
 }
 // ANCHOR_END: enter
 
@@ -121,9 +121,9 @@ pub fn enter(rootfs: &Path, verbose: bool) -> anyhow::Result<()> {
 /// Swap the root: the rootfs becomes `/`. pivot_root(".", ".") stacks the
 /// old root on top of the new one (pivot_root(2), NOTES), where it is
 /// detached at once: no put_old directory to make and remove.
-fn pivot(root: &Dir, verbose: bool) -> anyhow::Result<()> {
+fn pivot(root: &Dir) -> anyhow::Result<()> {
     fchdir(root.raw_fd()).with_context(|| format!("chdir {}", root.path.display()))?;
-    narrate(verbose, "pivot_root(\".\", \".\")");
+    narrate("pivot_root(\".\", \".\")");
     pivot_root(".", ".").map_err(|err| {
         hinted(
             anyhow::Error::new(err).context("pivot_root"),
@@ -135,7 +135,7 @@ fn pivot(root: &Dir, verbose: bool) -> anyhow::Result<()> {
     // The old root is busy (our own executable and the host's whole tree live
     // there), so a plain umount fails with EBUSY: MNT_DETACH unhooks it from
     // our tree now and lets the kernel finish when it is no longer used.
-    narrate(verbose, "umount2(\".\", MNT_DETACH)");
+    narrate("umount2(\".\", MNT_DETACH)");
     umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
     chdir("/").context("chdir /")?;
     Ok(())
@@ -144,7 +144,7 @@ fn pivot(root: &Dir, verbose: bool) -> anyhow::Result<()> {
 
 /// A proc filesystem shows the processes of the PID namespace of whoever
 /// mounts it: ours, where we are PID 1. So `ps` lists only the container.
-fn mount_proc(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
+fn mount_proc(root: &Dir) -> anyhow::Result<Dir> {
     let target = root.dir("proc").map_err(|err| {
         hinted(
             err,
@@ -155,7 +155,7 @@ fn mount_proc(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
         )
     })?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    target.mount_new(root, "proc", ("proc", PROC_SUPER_MAGIC), flags, None, verbose)
+    target.mount_new(root, "proc", ("proc", PROC_SUPER_MAGIC), flags, None)
 }
 
 // ANCHOR: dev
@@ -163,17 +163,10 @@ fn mount_proc(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
 /// container's own harmless character devices, a private devpts for
 /// terminals and a tmpfs for POSIX shared memory. No disks, so nothing inside
 /// can open the host's block devices.
-fn mount_dev(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
+fn mount_dev(root: &Dir) -> anyhow::Result<Dir> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     let tmpfs = ("tmpfs", TMPFS_MAGIC);
-    let dev = root.dir("dev")?.mount_new(
-        root,
-        "dev",
-        tmpfs,
-        flags,
-        Some("mode=755,size=64k"),
-        verbose,
-    )?;
+    let dev = root.dir("dev")?.mount_new(root, "dev", tmpfs, flags, Some("mode=755,size=64k"))?;
     // Below, only our fresh tmpfs: nobody else can see it, so names are safe.
     // ANCHOR: devices
     // The container's own device nodes, made with mknod(2) in its /dev tmpfs
@@ -190,7 +183,7 @@ fn mount_dev(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
         ("tty", 5, 0),
     ] {
         let inside = dev.path.join(name);
-        narrate(verbose, &format!("mknod({inside:?}, S_IFCHR|0666, makedev({major}, {minor}))"));
+        narrate(&format!("mknod({inside:?}, S_IFCHR|0666, makedev({major}, {minor}))"));
         let mode = Mode::from_bits_truncate(0o666);
         mknodat(Some(dev.raw_fd()), name, SFlag::S_IFCHR, mode, makedev(major, minor))
             .with_context(|| format!("mknod {}", inside.display()))?;
@@ -204,10 +197,10 @@ fn mount_dev(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
     mkdir_in(&dev, "pts")?;
     let pts = "newinstance,ptmxmode=0666,mode=0620";
     let devpts = ("devpts", DEVPTS_SUPER_MAGIC);
-    dev.dir("pts")?.mount_new(&dev, "pts", devpts, flags, Some(pts), verbose)?;
+    dev.dir("pts")?.mount_new(&dev, "pts", devpts, flags, Some(pts))?;
     mkdir_in(&dev, "shm")?;
     let shm = Some("mode=1777,size=64m");
-    dev.dir("shm")?.mount_new(&dev, "shm", tmpfs, flags | MsFlags::MS_NODEV, shm, verbose)?;
+    dev.dir("shm")?.mount_new(&dev, "shm", tmpfs, flags | MsFlags::MS_NODEV, shm)?;
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),

@@ -103,9 +103,9 @@ pub enum Profile {
 /// Install the filters in this process (init), whose children inherit them.
 /// Must come after the last privileged step: the filter also stops us.
 /// Needs no_new_privs (set with the capabilities) or CAP_SYS_ADMIN.
-pub fn install(profile: Profile, verbose: bool) -> anyhow::Result<()> {
+pub fn install(profile: Profile) -> anyhow::Result<()> {
     if profile == Profile::Unconfined {
-        narrate(verbose, "seccomp: none (--seccomp unconfined)");
+        narrate("seccomp: none (--seccomp unconfined)");
         return Ok(());
     }
     let arch = TargetArch::try_from(std::env::consts::ARCH)
@@ -120,10 +120,9 @@ pub fn install(profile: Profile, verbose: bool) -> anyhow::Result<()> {
     // The rules: every syscall of DENIED, and clone, personality and ioctl
     // with the arguments below.
     let rules = DENIED.len() + 3;
-    narrate(
-        verbose,
-        &format!("seccomp(SECCOMP_SET_MODE_FILTER): EPERM for {rules} rules, ENOSYS for clone3"),
-    );
+    narrate(&format!(
+        "seccomp(SECCOMP_SET_MODE_FILTER): EPERM for {rules} rules, ENOSYS for clone3"
+    ));
     // The long one first: the kernel then runs the short one only for the
     // system calls the first allows (its cache of always-allowed calls).
     seccompiler::apply_filter(&deny).context("installing the seccomp filter")?;

@@ -69,8 +69,8 @@ struct CapUserData {
 /// and with them access to whatever those groups may read or write. Docker
 /// sets the groups the image's /etc/group gives the user instead. Needs
 /// CAP_SETGID, so it comes before the capabilities are dropped.
-pub fn clear_supplementary_groups(verbose: bool) -> anyhow::Result<()> {
-    narrate(verbose, "setgroups([])");
+pub fn clear_supplementary_groups() -> anyhow::Result<()> {
+    narrate("setgroups([])");
     nix::unistd::setgroups(&[]).context("setgroups([])")
 }
 // ANCHOR_END: groups
@@ -82,7 +82,7 @@ pub fn clear_supplementary_groups(verbose: bool) -> anyhow::Result<()> {
 /// each cap not kept up to CAP_LAST_CAP read from
 /// /proc/sys/kernel/cap_last_cap, PR_CAP_AMBIENT_RAISE for each kept,
 /// PR_SET_NO_NEW_PRIVS).
-pub fn drop_capabilities(verbose: bool) -> anyhow::Result<()> {
+pub fn drop_capabilities() -> anyhow::Result<()> {
     let keep = default_caps_mask();
     // 1. The bounding set caps what any later execve(2) can ever grant, so a
     //    setuid-root or file-capability program cannot bring a dropped one
@@ -90,13 +90,10 @@ pub fn drop_capabilities(verbose: bool) -> anyhow::Result<()> {
     //    than this program, so ask it rather than hard-code the number.
     let last = cap_last_cap()?;
     let dropped: Vec<u32> = (0..=last).filter(|cap| keep & 1 << cap == 0).collect();
-    narrate(
-        verbose,
-        &format!(
-            "prctl(PR_CAPBSET_DROP, cap) for the {} caps of 0..={last} not kept",
-            dropped.len()
-        ),
-    );
+    narrate(&format!(
+        "prctl(PR_CAPBSET_DROP, cap) for the {} caps of 0..={last} not kept",
+        dropped.len()
+    ));
     for &cap in &dropped {
         prctl(libc::PR_CAPBSET_DROP, cap.into(), 0)
             .with_context(|| format!("prctl(PR_CAPBSET_DROP, {cap})"))?;
@@ -118,7 +115,7 @@ pub fn drop_capabilities(verbose: bool) -> anyhow::Result<()> {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0, // this thread
     };
-    narrate(verbose, &format!("capset(v3, effective = permitted = inheritable = {keep:#x})"));
+    narrate(&format!("capset(v3, effective = permitted = inheritable = {keep:#x})"));
     // SAFETY: header and data are the layout capset(2) expects, two data
     // entries for version 3.
     if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } != 0 {
@@ -126,7 +123,7 @@ pub fn drop_capabilities(verbose: bool) -> anyhow::Result<()> {
     }
     // 3. Ambient: the caps a program keeps across execve(2) without file
     //    capabilities, even as a non-root user (capabilities(7)).
-    narrate(verbose, "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) for each kept");
+    narrate("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) for each kept");
     for &(name, cap) in DEFAULT_CAPS {
         prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap.into())
             .with_context(|| format!("prctl(PR_CAP_AMBIENT_RAISE, {name})"))?;
@@ -135,7 +132,7 @@ pub fn drop_capabilities(verbose: bool) -> anyhow::Result<()> {
     //    or its descendants: setuid bits and file capabilities are ignored
     //    (Documentation/userspace-api/no_new_privs.rst). Docker sets it with
     //    `--security-opt no-new-privileges`.
-    narrate(verbose, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
+    narrate("prctl(PR_SET_NO_NEW_PRIVS, 1)");
     prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).context("prctl(PR_SET_NO_NEW_PRIVS, 1)")?;
     Ok(())
 }
@@ -201,7 +198,7 @@ const MASKED_PATHS: [&str; 17] = [
 /// /sys/firmware (skipping paths that don't exist), as runc's
 /// maskedPaths/readonlyPaths do. Each path is opened inside the fresh proc
 /// or sysfs (`proc`, `sys`), never by a path through the rootfs.
-pub fn protect_proc_and_sys(proc: &Dir, sys: &Dir, dev: &Dir, verbose: bool) -> anyhow::Result<()> {
+pub fn protect_proc_and_sys(proc: &Dir, sys: &Dir, dev: &Dir) -> anyhow::Result<()> {
     let under = |path: &'static str| match path.split_once('/') {
         Some(("proc", rel)) => (proc, rel),
         Some((_, rel)) => (sys, rel),
@@ -209,18 +206,18 @@ pub fn protect_proc_and_sys(proc: &Dir, sys: &Dir, dev: &Dir, verbose: bool) -> 
     };
     for path in READONLY_PATHS {
         let (fs, rel) = under(path);
-        make_readonly(fs, rel, verbose)?;
+        make_readonly(fs, rel)?;
     }
     let null = dev.find("null")?.context("the container's /dev/null is missing")?;
     for path in MASKED_PATHS {
         let (fs, rel) = under(path);
-        mask(fs, rel, &null, verbose)?;
+        mask(fs, rel, &null)?;
     }
     Ok(())
 }
 
 /// Bind `rel` (below `fs`) onto itself, then remount that bind read-only.
-fn make_readonly(fs: &Dir, rel: &str, verbose: bool) -> anyhow::Result<()> {
+fn make_readonly(fs: &Dir, rel: &str) -> anyhow::Result<()> {
     let Some(target) = fs.find(rel)? else {
         return Ok(());
     };
@@ -229,7 +226,7 @@ fn make_readonly(fs: &Dir, rel: &str, verbose: bool) -> anyhow::Result<()> {
     // change without touching the rest of /proc. MS_REC takes along what is
     // mounted below it. (MS_RDONLY is ignored on the bind itself: it takes a
     // second call.)
-    narrate(verbose, &format!("mount({}, MS_BIND|MS_REC)", path.display()));
+    narrate(&format!("mount({}, MS_BIND|MS_REC)", path.display()));
     let fd = target.fd_path();
     mount(
         Some(fd.as_str()),
@@ -255,13 +252,10 @@ fn make_readonly(fs: &Dir, rel: &str, verbose: bool) -> anyhow::Result<()> {
         | MsFlags::MS_NOSUID
         | MsFlags::MS_NODEV
         | MsFlags::MS_NOEXEC;
-    narrate(
-        verbose,
-        &format!(
-            "mount({}, MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC)",
-            path.display()
-        ),
-    );
+    narrate(&format!(
+        "mount({}, MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC)",
+        path.display()
+    ));
     mount(None::<&str>, bound.fd_path().as_str(), None::<&str>, flags, None::<&str>)
         .with_context(|| format!("remounting {} read-only", path.display()))?;
     Ok(())
@@ -270,7 +264,7 @@ fn make_readonly(fs: &Dir, rel: &str, verbose: bool) -> anyhow::Result<()> {
 
 /// Hide `rel` (below `fs`): the container's /dev/null over a file, an empty
 /// read-only tmpfs over a directory.
-fn mask(fs: &Dir, rel: &str, null: &Dir, verbose: bool) -> anyhow::Result<()> {
+fn mask(fs: &Dir, rel: &str, null: &Dir) -> anyhow::Result<()> {
     let Some(target) = fs.find(rel)? else {
         return Ok(());
     };
@@ -279,13 +273,13 @@ fn mask(fs: &Dir, rel: &str, null: &Dir, verbose: bool) -> anyhow::Result<()> {
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
         .context("fstat")?;
     if is_dir {
-        narrate(verbose, &format!("mount(tmpfs, {}, tmpfs, MS_RDONLY)", path.display()));
+        narrate(&format!("mount(tmpfs, {}, tmpfs, MS_RDONLY)", path.display()));
         let flags =
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         mount(Some("tmpfs"), target.fd_path().as_str(), Some("tmpfs"), flags, None::<&str>)
             .with_context(|| format!("mounting an empty tmpfs over {}", path.display()))?;
     } else {
-        narrate(verbose, &format!("mount(/dev/null, {}, MS_BIND)", path.display()));
+        narrate(&format!("mount(/dev/null, {}, MS_BIND)", path.display()));
         let (source, fd) = (null.fd_path(), target.fd_path());
         mount(Some(source.as_str()), fd.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
             .with_context(|| format!("bind-mounting /dev/null over {}", path.display()))?;
@@ -304,7 +298,7 @@ fn mask(fs: &Dir, rel: &str, null: &Dir, verbose: bool) -> anyhow::Result<()> {
 /// (fs/sysfs/mount.c, kobj_ns_current_may_mount) — a rootless runtime must
 /// create its own network namespace for it.
 /// Read-only, because most of /sys changes the host, not the container.
-pub fn mount_sys_readonly(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
+pub fn mount_sys_readonly(root: &Dir) -> anyhow::Result<Dir> {
     match nix::sys::stat::mkdirat(
         Some(root.raw_fd()),
         "sys",
@@ -315,7 +309,7 @@ pub fn mount_sys_readonly(root: &Dir, verbose: bool) -> anyhow::Result<Dir> {
     }
     let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let sysfs = ("sysfs", nix::sys::statfs::SYSFS_MAGIC);
-    root.dir("sys")?.mount_new(root, "sys", sysfs, flags, None, verbose)
+    root.dir("sys")?.mount_new(root, "sys", sysfs, flags, None)
 }
 // ANCHOR_END: sysfs
 
@@ -347,9 +341,9 @@ pub fn check_preserved_fds(n: u32) -> anyhow::Result<()> {
 /// CVE-2024-21626 (runc leaked its cgroup directory's fd). close_range(2)
 /// (Linux 5.9) does it in one call; on an older kernel, close what
 /// /proc/self/fd lists.
-pub fn close_other_fds(preserve: u32, verbose: bool) -> anyhow::Result<()> {
+pub fn close_other_fds(preserve: u32) -> anyhow::Result<()> {
     let first = 3 + preserve;
-    narrate(verbose, &format!("close_range({first}, ~0U, 0)"));
+    narrate(&format!("close_range({first}, ~0U, 0)"));
     // SAFETY: close_range only closes descriptors; nothing in this process
     // uses one above `first` any more (std's Command makes its own later).
     let closed = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
@@ -383,8 +377,8 @@ pub fn close_other_fds(preserve: u32, verbose: bool) -> anyhow::Result<()> {
 /// reset the flag: only a change of user or group IDs, or a gain of
 /// capabilities, does.) The command, which execve(2) makes dumpable again,
 /// runs a binary of the rootfs, not ours.
-pub fn make_undumpable(verbose: bool) -> anyhow::Result<()> {
-    narrate(verbose, "prctl(PR_SET_DUMPABLE, 0)");
+pub fn make_undumpable() -> anyhow::Result<()> {
+    narrate("prctl(PR_SET_DUMPABLE, 0)");
     nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE, 0)")
 }
 // ANCHOR_END: dumpable

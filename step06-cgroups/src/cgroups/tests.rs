@@ -230,7 +230,7 @@ fn detect_refuses_other_filesystems() {
 #[test]
 fn v2_writes_limits() {
     let root = v2_root("cpuset cpu io memory hugetlb pids rdma misc", V2_FILES);
-    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-1", &ALL, false).unwrap();
+    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-1", &ALL).unwrap();
     let parent = root.0.join(PARENT);
     let leaf = parent.join("c1-1");
     assert_eq!(cg.paths(), std::slice::from_ref(&leaf));
@@ -241,7 +241,7 @@ fn v2_writes_limits() {
     assert_eq!(read(&leaf.join("memory.swap.max")), "0");
     assert_eq!(read(&leaf.join("cpu.max")), "50000 100000");
     // v2 has no `tasks`: the process joins through cgroup.procs.
-    join(&cg.paths(), false).unwrap();
+    join(&cg.paths()).unwrap();
     assert_eq!(read(&leaf.join("cgroup.procs")), "0");
     // A pid no process can have (above PID_MAX_LIMIT): the drop will try to kill it.
     fs::write(leaf.join("cgroup.procs"), "99999999").unwrap();
@@ -256,7 +256,7 @@ fn v2_writes_limits() {
 fn v2_only_needed_controllers() {
     let root = v2_root("cpu memory pids", V2_FILES);
     let limits = Limits { pids: Some(5), ..Limits::default() };
-    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-2", &limits, false).unwrap();
+    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-2", &limits).unwrap();
     assert_eq!(read(&root.0.join("cgroup.subtree_control")), "+pids");
     let leaf = &cg.paths()[0];
     assert_eq!(read(&leaf.join("pids.max")), "5");
@@ -268,7 +268,7 @@ fn v2_only_needed_controllers() {
 fn v2_already_enabled_is_not_rewritten() {
     let root = v2_root("cpu memory pids", V2_FILES);
     fs::write(root.0.join("cgroup.subtree_control"), "cpu memory pids").unwrap();
-    let _cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-3", &ALL, false).unwrap();
+    let _cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-3", &ALL).unwrap();
     assert_eq!(read(&root.0.join("cgroup.subtree_control")), "cpu memory pids");
     assert_eq!(read(&root.0.join(PARENT).join("cgroup.subtree_control")), "+pids +memory +cpu");
 }
@@ -277,7 +277,7 @@ fn v2_already_enabled_is_not_rewritten() {
 fn v2_without_swap_accounting() {
     let files: Vec<&str> = V2_FILES.iter().copied().filter(|f| *f != "memory.swap.max").collect();
     let root = v2_root("cpu memory pids", &files);
-    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-4", &ALL, false).unwrap();
+    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-4", &ALL).unwrap();
     let leaf = &cg.paths()[0];
     assert_eq!(read(&leaf.join("memory.max")), "67108864");
     assert!(!leaf.join("memory.swap.max").exists());
@@ -287,7 +287,7 @@ fn v2_without_swap_accounting() {
 fn v2_missing_controller() {
     // A hybrid host's cgroup2: the controllers are bound to v1.
     let root = v2_root("hugetlb", V2_FILES);
-    let err = Cgroup::create_in(&root.0, Layout::Unified, "c1-5", &ALL, false).unwrap_err();
+    let err = Cgroup::create_in(&root.0, Layout::Unified, "c1-5", &ALL).unwrap_err();
     assert!(format!("{err:#}").contains("the pids controller is not available"), "{err:#}");
     let hint = &err.downcast_ref::<crate::report::Hinted>().unwrap().hint;
     assert!(hint.contains("bound to v1") && hint.contains("cgroup_disable=pids"), "{hint}");
@@ -299,7 +299,7 @@ fn v2_failed_write_removes_the_leaf() {
     // No cpu.max: as if the kernel had refused it.
     let files: Vec<&str> = V2_FILES.iter().copied().filter(|f| *f != "cpu.max").collect();
     let root = v2_root("cpu memory pids", &files);
-    let err = Cgroup::create_in(&root.0, Layout::Unified, "c1-6", &ALL, false).unwrap_err();
+    let err = Cgroup::create_in(&root.0, Layout::Unified, "c1-6", &ALL).unwrap_err();
     let leaf = root.0.join(PARENT).join("c1-6");
     assert_eq!(
         format!("{err:#}"),
@@ -315,11 +315,11 @@ fn v2_failed_write_removes_the_leaf() {
 fn v2_name_taken() {
     let root = v2_root("pids", V2_FILES);
     let limits = Limits { pids: Some(5), ..Limits::default() };
-    let _first = Cgroup::create_in(&root.0, Layout::Unified, "c1-7", &limits, false).unwrap();
-    let err = Cgroup::create_in(&root.0, Layout::Unified, "c1-7", &limits, false).unwrap_err();
+    let _first = Cgroup::create_in(&root.0, Layout::Unified, "c1-7", &limits).unwrap();
+    let err = Cgroup::create_in(&root.0, Layout::Unified, "c1-7", &limits).unwrap_err();
     assert!(format!("{err:#}").contains("EEXIST"), "{err:#}");
     assert!(root.0.join(PARENT).join("c1-7").exists(), "the first one's is left alone");
-    let err = Cgroup::create_in(&root.0, Layout::Unified, "../escape", &limits, false).unwrap_err();
+    let err = Cgroup::create_in(&root.0, Layout::Unified, "../escape", &limits).unwrap_err();
     assert!(format!("{err:#}").contains("one path component"));
 }
 
@@ -327,7 +327,7 @@ fn v2_name_taken() {
 fn v2_cleanup_failure_is_reported() {
     let root = v2_root("pids", V2_FILES);
     let limits = Limits { pids: Some(5), ..Limits::default() };
-    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-8", &limits, false).unwrap();
+    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-8", &limits).unwrap();
     let leaf = cg.paths()[0].clone();
     // Something no kernel makes (a symlink): rmdir of the leaf must fail.
     std::os::unix::fs::symlink("nowhere", leaf.join("stray")).unwrap();
@@ -345,7 +345,7 @@ fn v2_cleanup_failure_is_reported() {
 fn cgroups_made_inside_the_container_are_removed_depth_first() {
     let root = v2_root("pids", V2_FILES);
     let limits = Limits { pids: Some(5), ..Limits::default() };
-    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-9", &limits, false).unwrap();
+    let cg = Cgroup::create_in(&root.0, Layout::Unified, "c1-9", &limits).unwrap();
     let leaf = cg.paths()[0].clone();
     fs::create_dir_all(leaf.join("inner/deeper")).unwrap();
     fs::create_dir(leaf.join("other")).unwrap();
@@ -389,7 +389,7 @@ fn v1_writes_limits_comounted_cpu() {
         ("devices", &["devices.allow"]),
     ]);
     let r = &root.0;
-    let cg = Cgroup::create_v1(&mountinfo, r, "c2-1", &ALL, false).unwrap();
+    let cg = Cgroup::create_v1(&mountinfo, r, "c2-1", &ALL).unwrap();
     let leaf = |ctrl: &str| r.join(ctrl).join(PARENT).join("c2-1");
     assert_eq!(cg.paths(), [leaf("pids"), leaf("memory"), leaf("cpu,cpuacct")]);
     assert_eq!(read(&leaf("pids").join("pids.max")), "20");
@@ -399,7 +399,7 @@ fn v1_writes_limits_comounted_cpu() {
     assert_eq!(read(&leaf("cpu,cpuacct").join("cpu.cfs_quota_us")), "50000");
     assert!(!r.join("devices").join(PARENT).exists(), "only the controllers a limit needs");
     // v1: the process moves itself, through `tasks`, in every hierarchy.
-    join(&cg.paths(), false).unwrap();
+    join(&cg.paths()).unwrap();
     for dir in cg.paths() {
         assert_eq!(read(&dir.join("tasks")), "0");
         assert_eq!(read(&dir.join("cgroup.procs")), "");
@@ -424,7 +424,7 @@ fn v1_only_pids_and_no_memsw() {
         ("memory", &["memory.limit_in_bytes", "memory.oom_control"]),
     ]);
     let limits = Limits { memory: Some(32 << 20), pids: Some(7), cpus: None };
-    let cg = Cgroup::create_v1(&mountinfo, &root.0, "c2-2", &limits, false).unwrap();
+    let cg = Cgroup::create_v1(&mountinfo, &root.0, "c2-2", &limits).unwrap();
     let mem = root.0.join("memory").join(PARENT).join("c2-2");
     assert_eq!(read(&mem.join("memory.limit_in_bytes")), "33554432");
     assert!(!mem.join("memory.memsw.limit_in_bytes").exists());
@@ -434,7 +434,7 @@ fn v1_only_pids_and_no_memsw() {
 #[test]
 fn v1_missing_controller() {
     let (root, mountinfo) = v1_root(&[("pids", &["pids.max"]), ("memory", V1_MEMORY)]);
-    let err = Cgroup::create_v1(&mountinfo, &root.0, "c2-3", &ALL, false).unwrap_err();
+    let err = Cgroup::create_v1(&mountinfo, &root.0, "c2-3", &ALL).unwrap_err();
     assert_eq!(
         format!("{err:#}"),
         format!(
@@ -453,7 +453,7 @@ fn v1_failed_write_removes_every_leaf() {
     // memory.limit_in_bytes missing: as if the kernel had refused it.
     let (root, mountinfo) =
         v1_root(&[("pids", &["pids.max"]), ("memory", &["memory.oom_control"])]);
-    let err = Cgroup::create_v1(&mountinfo, &root.0, "c2-4", &ALL.clone_without_cpus(), false)
+    let err = Cgroup::create_v1(&mountinfo, &root.0, "c2-4", &ALL.clone_without_cpus())
         .unwrap_err();
     assert!(format!("{err:#}").starts_with("writing 67108864 to "), "{err:#}");
     assert!(format!("{err:#}").contains("memory.limit_in_bytes: ENOENT"), "{err:#}");

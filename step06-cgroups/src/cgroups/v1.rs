@@ -12,7 +12,6 @@ impl Cgroup {
         root: &Path,
         name: &str,
         limits: &Limits,
-        verbose: bool,
     ) -> anyhow::Result<Cgroup> {
         // Find every mount before making anything: a missing one is refused
         // with nothing to undo.
@@ -22,16 +21,16 @@ impl Cgroup {
                 .ok_or_else(|| missing_v1_mount(root, controller))?;
             controllers.push((controller, mount.join(PARENT).join(name)));
         }
-        let mut cgroup = Cgroup { paths: Vec::new(), controllers, unified: false, verbose };
+        let mut cgroup = Cgroup { paths: Vec::new(), controllers, unified: false };
         for (_, leaf) in cgroup.controllers.clone() {
             // Co-mounted controllers (cpu,cpuacct) share one directory.
             if cgroup.paths.contains(&leaf) {
                 continue;
             }
             if let Some(parent) = leaf.parent() {
-                make_shared_dir(parent, verbose)?;
+                make_shared_dir(parent)?;
             }
-            make_dir(&leaf, verbose)?;
+            make_dir(&leaf)?;
             cgroup.paths.push(leaf);
         }
         cgroup.limits_v1(limits)?;

@@ -35,7 +35,7 @@ impl Cgroup {
             }
             match remove_dir(dir) {
                 Ok(()) => {
-                    crate::report::narrate(self.verbose, &format!("rmdir {}", dir.display()));
+                    crate::report::narrate(&format!("rmdir {}", dir.display()));
                     return Ok(());
                 }
                 Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -44,7 +44,7 @@ impl Cgroup {
                 {
                     if !waited {
                         let what = format!("rmdir {}: EBUSY, retrying", dir.display());
-                        crate::report::narrate(self.verbose, &what);
+                        crate::report::narrate(&what);
                         waited = true;
                     }
                     thread::sleep(Duration::from_millis(10));
@@ -66,13 +66,13 @@ impl Cgroup {
         // Linux 5.14+ on v2: one write kills the whole group, and the kernel
         // makes sure a process forking right now cannot escape.
         let kill_file = dir.join("cgroup.kill");
-        if self.unified && kill_file.exists() && write_file(&kill_file, 1, self.verbose).is_ok() {
+        if self.unified && kill_file.exists() && write_file(&kill_file, 1).is_ok() {
             return;
         }
         // Otherwise one by one. A child forked meanwhile is in the next
         // round's list: rmdir says EBUSY until the group is empty.
         for pid in pids.split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| p > 0) {
-            crate::report::narrate(self.verbose, &format!("kill({pid}, SIGKILL)"));
+            crate::report::narrate(&format!("kill({pid}, SIGKILL)"));
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }

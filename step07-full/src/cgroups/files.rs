@@ -5,8 +5,8 @@ use super::*;
 
 /// mkdir(2). On a cgroup filesystem the kernel fills the new directory with
 /// its interface files.
-pub(super) fn make_dir(dir: &Path, verbose: bool) -> anyhow::Result<()> {
-    crate::report::narrate(verbose, &format!("mkdir {}", dir.display()));
+pub(super) fn make_dir(dir: &Path) -> anyhow::Result<()> {
+    crate::report::narrate(&format!("mkdir {}", dir.display()));
     mkdir(dir).map_err(|err| {
         let hint = match err.raw_os_error() {
             Some(libc::EROFS) => {
@@ -25,11 +25,11 @@ pub(super) fn make_dir(dir: &Path, verbose: bool) -> anyhow::Result<()> {
 }
 
 /// mkdir(2) of a directory other containers may have made first: that is fine.
-pub(super) fn make_shared_dir(dir: &Path, verbose: bool) -> anyhow::Result<()> {
+pub(super) fn make_shared_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    match make_dir(dir, verbose) {
+    match make_dir(dir) {
         Err(_) if dir.is_dir() => Ok(()),
         other => other,
     }
@@ -59,8 +59,8 @@ pub(super) fn read_file(path: &Path) -> anyhow::Result<String> {
 /// Write `value` in one write(2), the way cgroup files expect it. The file is
 /// opened without O_CREAT: the kernel makes the files, so a missing one means
 /// the controller is not enabled here.
-pub(super) fn write_file(path: &Path, value: impl Display, verbose: bool) -> anyhow::Result<()> {
-    crate::report::narrate(verbose, &format!("write {} <- {value}", path.display()));
+pub(super) fn write_file(path: &Path, value: impl Display) -> anyhow::Result<()> {
+    crate::report::narrate(&format!("write {} <- {value}", path.display()));
     OpenOptions::new()
         .write(true)
         .open(path)

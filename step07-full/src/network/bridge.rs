@@ -6,10 +6,10 @@ use super::*;
 // ANCHOR: bridge
 /// Create the bridge if it is missing, then (re)apply its address and bring it
 /// up, so a learner's `ip link set cfs0 down` does not break the next run.
-pub(super) fn ensure_bridge(nl: &mut Netlink, verbose: bool) -> anyhow::Result<u32> {
+pub(super) fn ensure_bridge(nl: &mut Netlink) -> anyhow::Result<u32> {
     let index = match nl.link(BRIDGE)? {
         Some(link) if is_bridge(&link) => {
-            narrate(verbose, &format!("bridge {BRIDGE} exists (index {})", link.header.index));
+            narrate(&format!("bridge {BRIDGE} exists (index {})", link.header.index));
             link.header.index
         }
         Some(_) => {
@@ -19,8 +19,8 @@ pub(super) fn ensure_bridge(nl: &mut Netlink, verbose: bool) -> anyhow::Result<u
             ))
         }
         None => {
-            narrate(verbose, &format!("no bridge {BRIDGE} yet: creating it"));
-            check_range_is_free(nl, verbose)?;
+            narrate(&format!("no bridge {BRIDGE} yet: creating it"));
+            check_range_is_free(nl)?;
             // ip link add cfs0 address 02:42:0a:c9:00:01 type bridge
             let mut msg = LinkMessage::default();
             msg.attributes = vec![
@@ -30,20 +30,16 @@ pub(super) fn ensure_bridge(nl: &mut Netlink, verbose: bool) -> anyhow::Result<u
             ];
             let mac = BRIDGE_MAC.map(|b| format!("{b:02x}")).join(":");
             let what = format!("ip link add {BRIDGE} address {mac} type bridge");
-            nl.call(
-                verbose,
-                &what,
-                RouteNetlinkMessage::NewLink(msg),
-                NLM_F_CREATE | NLM_F_EXCL,
-            )
-            .map_err(|e| e.explain(&what, "is the bridge driver there? `sudo modprobe bridge`"))?;
+            nl.call(&what, RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL).map_err(
+                |e| e.explain(&what, "is the bridge driver there? `sudo modprobe bridge`"),
+            )?;
             nl.index_of(BRIDGE)?
         }
     };
     // ip addr replace 10.201.0.1/24 dev cfs0
-    nl.add_address(verbose, BRIDGE, index, GATEWAY, PREFIX, NLM_F_REPLACE)?;
+    nl.add_address(BRIDGE, index, GATEWAY, PREFIX, NLM_F_REPLACE)?;
     // ip link set cfs0 up
-    nl.set_up(verbose, BRIDGE, index)?;
+    nl.set_up(BRIDGE, index)?;
     Ok(index)
 }
 // ANCHOR_END: bridge
@@ -58,11 +54,11 @@ pub(super) fn is_bridge(link: &LinkMessage) -> bool {
 /// Refuse to create the bridge when a host route already covers part of our
 /// range (a VPN, a LAN, another container tool): the host would no longer know
 /// which interface those addresses are on. `ip route show table main`.
-pub(super) fn check_range_is_free(nl: &mut Netlink, verbose: bool) -> anyhow::Result<()> {
+pub(super) fn check_range_is_free(nl: &mut Netlink) -> anyhow::Result<()> {
     let mut msg = RouteMessage::default();
     msg.header.address_family = AddressFamily::Inet;
     let replies = nl
-        .call(verbose, "ip -4 route show", RouteNetlinkMessage::GetRoute(msg), NLM_F_DUMP)
+        .call("ip -4 route show", RouteNetlinkMessage::GetRoute(msg), NLM_F_DUMP)
         .map_err(|e| e.explain("ip -4 route show", ""))?;
     for reply in replies {
         let RouteNetlinkMessage::NewRoute(route) = reply else {

@@ -8,7 +8,6 @@ use super::*;
 pub struct Lease {
     addr: Ipv4Addr,
     path: PathBuf,
-    verbose: bool,
 }
 
 impl Lease {
@@ -23,7 +22,7 @@ impl Lease {
     }
 }
 
-pub(super) fn lock(verbose: bool) -> anyhow::Result<Flock<File>> {
+pub(super) fn lock() -> anyhow::Result<Flock<File>> {
     fs::create_dir_all(LEASE_DIR).map_err(|e| io_failed(e, format!("mkdir -p {LEASE_DIR}")))?;
     let file = OpenOptions::new()
         .create(true)
@@ -31,7 +30,7 @@ pub(super) fn lock(verbose: bool) -> anyhow::Result<Flock<File>> {
         .write(true)
         .open(LOCK_FILE)
         .map_err(|e| io_failed(e, format!("opening {LOCK_FILE}")))?;
-    narrate(verbose, &format!("flock({LOCK_FILE}, LOCK_EX)"));
+    narrate(&format!("flock({LOCK_FILE}, LOCK_EX)"));
     Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, errno)| anyhow!("flock({LOCK_FILE}): {}", errno.desc()))
 }
@@ -40,11 +39,11 @@ pub(super) fn lock(verbose: bool) -> anyhow::Result<Flock<File>> {
 /// The first address of the range that has no live lease. O_EXCL makes the
 /// creation of a lease file atomic; the lock makes "is it stale? then take it"
 /// atomic too.
-pub(super) fn take_free_address(verbose: bool) -> anyhow::Result<Lease> {
+pub(super) fn take_free_address() -> anyhow::Result<Lease> {
     for host in 2..=254u32 {
         let addr = Ipv4Addr::from(u32::from(SUBNET) | host);
         let path = Path::new(LEASE_DIR).join(addr.to_string());
-        if path.exists() && !is_stale(&path, verbose) {
+        if path.exists() && !is_stale(&path) {
             continue;
         }
         // A stale lease (all its owners are dead) is removed and taken over.
@@ -56,11 +55,8 @@ pub(super) fn take_free_address(verbose: bool) -> anyhow::Result<Lease> {
             .map_err(|e| io_failed(e, format!("creating lease {}", path.display())))?;
         writeln!(file, "{}", std::process::id())
             .map_err(|e| io_failed(e, format!("writing lease {}", path.display())))?;
-        narrate(
-            verbose,
-            &format!("lease {addr}: {} <- our pid {}", path.display(), std::process::id()),
-        );
-        return Ok(Lease { addr, path, verbose });
+        narrate(&format!("lease {addr}: {} <- our pid {}", path.display(), std::process::id()));
+        return Ok(Lease { addr, path });
     }
     Err(crate::report::hinted(
         anyhow!("no free address in {SUBNET}/{PREFIX}: all 253 are leased"),
@@ -73,20 +69,14 @@ pub(super) fn take_free_address(verbose: bool) -> anyhow::Result<Lease> {
 /// too: its writer died between creating and writing it (both happen under
 /// the lock). A pid the kernel has since given to another process keeps the
 /// address taken until that one exits too: wasteful, never a duplicate.
-pub(super) fn is_stale(path: &Path, verbose: bool) -> bool {
+pub(super) fn is_stale(path: &Path) -> bool {
     let text = fs::read_to_string(path).unwrap_or_default();
     let pids: Vec<u32> = text.split_whitespace().filter_map(|p| p.parse().ok()).collect();
     let stale = !pids.iter().any(|&pid| alive(pid));
     if stale && pids.is_empty() {
-        narrate(
-            verbose,
-            &format!("lease {} is empty (its writer died): reusing it", path.display()),
-        );
+        narrate(&format!("lease {} is empty (its writer died): reusing it", path.display()));
     } else if stale {
-        narrate(
-            verbose,
-            &format!("lease {} is stale (pids {pids:?} are gone): reusing it", path.display()),
-        );
+        narrate(&format!("lease {} is stale (pids {pids:?} are gone): reusing it", path.display()));
     }
     stale
 }
@@ -106,23 +96,20 @@ pub(super) fn alive(pid: u32) -> bool {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        narrate(self.verbose, &format!("rm {}", self.path.display()));
+        narrate(&format!("rm {}", self.path.display()));
         if let Err(err) = fs::remove_file(&self.path) {
             eprintln!("warning: removing lease {}: {}", self.path.display(), io_reason(&err));
         }
     }
 }
 
-pub(super) fn record_owner(lease: &Lease, pid: i32, verbose: bool) -> anyhow::Result<()> {
-    let _lock = lock(verbose)?;
+pub(super) fn record_owner(lease: &Lease, pid: i32) -> anyhow::Result<()> {
+    let _lock = lock()?;
     let mut file = OpenOptions::new()
         .append(true)
         .open(&lease.path)
         .map_err(|e| io_failed(e, format!("opening lease {}", lease.path.display())))?;
-    narrate(
-        verbose,
-        &format!("lease {}: {} <- container pid {pid}", lease.addr, lease.path.display()),
-    );
+    narrate(&format!("lease {}: {} <- container pid {pid}", lease.addr, lease.path.display()));
     writeln!(file, "{pid}")
         .map_err(|e| io_failed(e, format!("writing lease {}", lease.path.display())))
 }

@@ -32,7 +32,6 @@ impl Netlink {
     /// same), and collect the answers until the kernel's ack, DONE or error.
     pub(super) fn call(
         &mut self,
-        verbose: bool,
         what: &str,
         message: RouteNetlinkMessage,
         flags: u16,
@@ -43,7 +42,7 @@ impl Netlink {
             Ok(_) => "ok".to_string(),
             Err(e) => e.to_string(),
         };
-        narrate(verbose, &format!("{what}  [netlink {kind}: {outcome}]"));
+        narrate(&format!("{what}  [netlink {kind}: {outcome}]"));
         result
     }
 
@@ -107,7 +106,7 @@ impl Netlink {
         let mut msg = LinkMessage::default();
         msg.attributes = vec![LinkAttribute::IfName(name.into())];
         let what = format!("ip link show {name}");
-        match self.call(false, &what, RouteNetlinkMessage::GetLink(msg), 0) {
+        match self.exchange(RouteNetlinkMessage::GetLink(msg), 0) {
             Ok(answers) => Ok(answers.into_iter().find_map(|a| match a {
                 RouteNetlinkMessage::NewLink(link) => Some(link),
                 _ => None,
@@ -127,8 +126,7 @@ impl Netlink {
     pub(super) fn name_of(&mut self, index: u32) -> Option<String> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
-        let what = format!("ip link show index {index}");
-        let answers = self.call(false, &what, RouteNetlinkMessage::GetLink(msg), 0).ok()?;
+        let answers = self.exchange(RouteNetlinkMessage::GetLink(msg), 0).ok()?;
         answers.into_iter().find_map(|a| match a {
             RouteNetlinkMessage::NewLink(link) => {
                 link.attributes.into_iter().find_map(|a| match a {
@@ -141,21 +139,19 @@ impl Netlink {
     }
 
     /// ip link set NAME up
-    pub(super) fn set_up(&mut self, verbose: bool, name: &str, index: u32) -> anyhow::Result<()> {
+    pub(super) fn set_up(&mut self, name: &str, index: u32) -> anyhow::Result<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         msg.header.flags = LinkFlags::Up;
         msg.header.change_mask = LinkFlags::Up;
         let what = format!("ip link set {name} up");
-        self.call(verbose, &what, RouteNetlinkMessage::NewLink(msg), 0)
-            .map_err(|e| e.explain(&what, ""))?;
+        self.call(&what, RouteNetlinkMessage::NewLink(msg), 0).map_err(|e| e.explain(&what, ""))?;
         Ok(())
     }
 
     /// ip addr add|replace ADDR/PREFIX dev NAME
     pub(super) fn add_address(
         &mut self,
-        verbose: bool,
         name: &str,
         index: u32,
         addr: Ipv4Addr,
@@ -174,7 +170,7 @@ impl Netlink {
         ];
         let verb = if flags & NLM_F_REPLACE != 0 { "replace" } else { "add" };
         let what = format!("ip addr {verb} {addr}/{prefix} dev {name}");
-        self.call(verbose, &what, RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | flags)
+        self.call(&what, RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | flags)
             .map_err(|e| e.explain(&what, ""))?;
         Ok(())
     }
@@ -265,8 +261,8 @@ pub(super) fn root_hint(err: anyhow::Error) -> anyhow::Error {
     crate::report::hinted(err, "networking needs root (CAP_NET_ADMIN): run the runtime with sudo")
 }
 
-pub(super) fn narrate(verbose: bool, what: &str) {
-    crate::report::narrate(verbose, what);
+pub(super) fn narrate(what: &str) {
+    crate::report::narrate(what);
 }
 
 pub(super) fn io_reason(err: &io::Error) -> String {

@@ -8,8 +8,17 @@
 # files in name order, so running it again on unchanged code gives byte-identical files.
 # A .diff in that folder that no pair produces any more is removed.
 #
-# --check: write nothing; exit 1 and name each stale, missing or extra diff when the files
-# in the book differ from a fresh run (CI runs this through scripts/check-book.sh).
+# Step07's chapter is spread over several pages, and each page shows the diff of its own
+# modules against the stage before, so for step07 it also writes one diff per group of
+# modules into book/src/diffs/step07/ (the groups are listed below: network.diff,
+# init.diff, hardening.diff, main.diff, and other.diff for Cargo.toml and every file no
+# other group takes). A file both stages have is `diff -u` of the two; a file new in
+# step07 is diffed against /dev/null (all added). Test files (tests.rs, anything under
+# tests/) and files that did not change are left out.
+#
+# --check: write nothing; exit 1 and name each stale, missing or extra diff (the per-module
+# ones too) when the files in the book differ from a fresh run (CI runs this through
+# scripts/check-book.sh).
 set -euo pipefail
 export LC_ALL=C TZ=UTC
 
@@ -48,6 +57,19 @@ for n in 01 02 03 04 05 06 07; do
     esac
 done
 
+# The per-module diffs: for the stage named here, one diff per group. A group is its name,
+# then the files it takes, as patterns relative to the crate, in the order they are shown
+# (files matching one pattern in name order). A file goes to the first group that takes
+# it; other's last pattern takes whatever is left. A page of the book includes each group.
+module_stage=07
+module_groups=(
+    "network src/network.rs src/network/*"
+    "init src/init.rs src/init/* src/message.rs src/message/*"
+    "hardening src/security.rs src/security/* src/seccomp.rs src/seccomp/* src/inroot.rs src/inroot/* src/rootfs.rs src/rootfs/*"
+    "main src/main.rs"
+    "other Cargo.toml *"
+)
+
 # diff -ruN of two crates, with the timestamps taken off the ---/+++ lines.
 diff_pair() {
     local status=0
@@ -60,6 +82,47 @@ diff_pair() {
     rm -f -- "$3.raw"
 }
 
+# diff -u of one file ($3, relative to the crates) between two crates ($1, $2), onto
+# stdout; a file one crate lacks is /dev/null there. Labels in place of timestamps.
+diff_file() {
+    local old=$1/$3 new=$2/$3 status=0
+    [[ -e $old ]] || old=/dev/null
+    [[ -e $new ]] || new=/dev/null
+    diff -u --label "$old" --label "$new" -- "$old" "$new" || status=$?
+    if ((status > 1)); then
+        printf 'error: diff -u %s %s failed (status %d)\n' "$old" "$new" "$status" >&2
+        exit 2
+    fi
+}
+
+# The per-module diffs of $2 against $1, one file per group, into the folder $3.
+diff_modules() {
+    local group pattern file
+    local -a files patterns
+    local -A taken=()
+    # Both crates' files but target/, in name order (the tests are skipped below).
+    mapfile -t files < <(
+        for d in "$1" "$2"; do
+            (cd -- "$d" && find . -name target -prune -o -type f -print)
+        done | sed 's|^\./||' | sort -u
+    )
+    mkdir -p -- "$3"
+    for group in "${module_groups[@]}"; do
+        read -ra patterns <<<"$group"
+        : >"$3/${patterns[0]}.diff"
+        for pattern in "${patterns[@]:1}"; do
+            for file in "${files[@]}"; do
+                [[ ${file##*/} == tests.rs || $file == tests/* || $file == */tests/* ]] && continue
+                [[ -n ${taken[$file]:-} ]] && continue
+                # shellcheck disable=SC2053 # the pattern is a glob on purpose
+                [[ $file == $pattern ]] || continue
+                taken[$file]=1
+                diff_file "$1" "$2" "$file" >>"$3/${patterns[0]}.diff"
+            done
+        done
+    done
+}
+
 fresh=$(mktemp -d)
 trap 'rm -rf -- "$fresh"' EXIT
 wanted=()
@@ -68,6 +131,12 @@ for ((i = 1; i < ${#stages[@]}; i++)); do
     name=${a%%-*}-${b%%-*}.diff
     wanted+=("$name")
     diff_pair "$a" "$b" "$fresh/$name"
+    if [[ ${b%%-*} == step$module_stage ]]; then
+        diff_modules "$a" "$b" "$fresh/${b%%-*}"
+        for group in "${module_groups[@]}"; do
+            wanted+=("${b%%-*}/${group%% *}.diff")
+        done
+    fi
 done
 
 problems=0
@@ -82,12 +151,12 @@ if ((check)); then
         fi
     done
 fi
-for f in "$out"/*.diff; do
+for f in "$out"/*.diff "$out"/*/*.diff; do
     [[ -e $f ]] || continue
-    name=${f##*/}
+    name=${f#"$out"/}
     [[ " ${wanted[*]} " == *" $name "* ]] && continue
     if ((check)); then
-        printf '%s: extra: no pair of consecutive stages makes it; run scripts/diff-steps.sh\n' "$f"
+        printf '%s: extra: no pair of consecutive stages (nor a group of step07 modules) makes it; run scripts/diff-steps.sh\n' "$f"
         problems=$((problems + 1))
     else
         rm -f -- "$f"
@@ -99,8 +168,14 @@ if ((check)); then
     exit 0
 fi
 
-mkdir -p -- "$out"
+# A folder of per-module diffs left empty by the removals above goes too.
+for d in "$out"/*/; do
+    if [[ -d $d ]]; then
+        rmdir --ignore-fail-on-non-empty -- "$d"
+    fi
+done
 for name in "${wanted[@]}"; do
+    mkdir -p -- "$(dirname -- "$out/$name")"
     if cmp -s -- "$fresh/$name" "$out/$name" 2>/dev/null; then
         printf 'unchanged %s/%s\n' "$out" "$name"
     else

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{signal, SigHandler, Signal};
 
-use report::{exec_failed, narrate, need_root, report, require_root, set_verbose, usage_error};
+use report::{exec_failed, exit_code, narrate, need_root, require_root, set_verbose, usage_error};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 1: a new UTS namespace.
@@ -46,17 +46,9 @@ struct RunArgs {
 // ANCHOR_END: cli
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => return usage_error(err),
-    };
-    let Commands::Run(args) = cli.command;
-    match run(&args) {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            report(&err);
-            ExitCode::from(125)
-        }
+    match Cli::try_parse() {
+        Ok(Cli { command: Commands::Run(args) }) => exit_code(run(&args)),
+        Err(err) => usage_error(err),
     }
 }
 

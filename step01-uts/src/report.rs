@@ -89,6 +89,18 @@ pub fn hinted(error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Hinted { error, hint: hint.into() })
 }
 
+/// The runtime's exit status: the command's (`run` maps it, as `docker run`
+/// does), or 125 when the runtime itself failed, after saying why.
+pub fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            report(&err);
+            ExitCode::from(125)
+        }
+    }
+}
+
 /// One line `error: what: why`, then the hint when there is one.
 pub fn report(err: &anyhow::Error) {
     eprintln!("error: {err:#}");

@@ -23,7 +23,7 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::unistd::sethostname;
 
 use report::{
-    exec_failed, hinted, narrate, need_root, report, require_root, set_verbose, usage_error,
+    exec_failed, exit_code, hinted, narrate, need_root, require_root, set_verbose, usage_error,
 };
 
 // ANCHOR: cli
@@ -63,21 +63,11 @@ struct RunArgs {
 // ANCHOR_END: cli
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    exit_code(match Cli::try_parse() {
+        Ok(Cli { command: Commands::Run(args) }) => run(&args),
+        Ok(Cli { command: Commands::Child(args) }) => child(&args),
         Err(err) => return usage_error(err),
-    };
-    let result = match &cli.command {
-        Commands::Run(args) => run(args),
-        Commands::Child(args) => child(args),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            report(&err);
-            ExitCode::from(125)
-        }
-    }
+    })
 }
 
 // ANCHOR: run

@@ -1,32 +1,28 @@
 //! step06-cgroups: resource limits. `--memory`, `--pids` and `--cpus` put the
-//! container in a cgroup of its own, on cgroup v1, v2 or hybrid hosts, before
-//! the command runs: a fork bomb is contained, a memory hog is OOM-killed and
-//! the runtime says so. The cgroup is removed on every exit path.
-//!
-//! `run` creates the cgroup, spawns `/proc/self/exe child …` in new UTS, PID
-//! and mount namespaces; the child moves itself into the cgroup, sets the
-//! hostname, enters the rootfs and execs the command. See cgroups(7).
+//! container in a cgroup of its own (v1, v2 or hybrid hosts) before the
+//! command runs: a fork bomb is contained, a memory hog is OOM-killed and the
+//! runtime says so. The child moves itself into the cgroup, which is removed
+//! on every exit path. See cgroups(7).
 
 mod cgroups;
 mod report;
 mod rootfs;
+mod signals;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::{sethostname, Pid};
 
 use report::{
-    exec_failed, hinted, narrate, need_root, report, require_root, set_verbose, usage_error,
+    exec_failed, exit_code, hinted, narrate, need_root, require_root, set_verbose, usage_error,
 };
 
 // ANCHOR: cli
@@ -56,15 +52,8 @@ struct RunArgs {
     /// workspace root, built on first use]
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
-    /// Memory limit: 64M, 1G or bytes; at least 6M. Over it, the OOM killer.
-    #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_memory)]
-    memory: Option<u64>,
-    /// Most processes the container may have at once (pids.max).
-    #[arg(long, value_name = "N", value_parser = cgroups::parse_pids)]
-    pids: Option<u64>,
-    /// CPU time, in CPUs: 0.5 is half of one CPU's time.
-    #[arg(long, value_name = "FLOAT", value_parser = cgroups::parse_cpus)]
-    cpus: Option<f64>,
+    #[command(flatten)]
+    limits: cgroups::Limits,
     /// Internal: a cgroup directory the child moves itself into.
     #[arg(long, hide = true)]
     cgroup: Vec<PathBuf>,
@@ -78,27 +67,16 @@ struct RunArgs {
 // ANCHOR_END: cli
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    exit_code(match Cli::try_parse() {
+        Ok(Cli { command: Commands::Run(args) }) => run(&args),
+        Ok(Cli { command: Commands::Child(args) }) => child(&args),
         Err(err) => return usage_error(err),
-    };
-    let result = match &cli.command {
-        Commands::Run(args) => run(args),
-        Commands::Child(args) => child(args),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            report(&err);
-            ExitCode::from(125)
-        }
-    }
+    })
 }
 
 // ANCHOR: run
-/// Re-execute this program as `child` in new UTS, PID and mount namespaces, in
-/// a cgroup with the limits asked for, and return the exit status the runtime
-/// should exit with, as `docker run` does.
+/// Re-execute this program as `child` in new UTS, PID and mount namespaces and
+/// a cgroup with the limits asked for; return the exit status, as `docker run`.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     set_verbose(args.verbose);
     require_root()?;
@@ -108,19 +86,18 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // ANCHOR: cgroup
     // No limit asked for, no cgroup. The Cgroup is removed when it is dropped,
     // on every way out of this function.
-    let limits = cgroups::Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
+    let limits = &args.limits;
     let cgroup = match limits.is_empty() {
         true => None,
-        false => Some(cgroups::Cgroup::create(&cgroup_name(), &limits)?),
+        false => Some(cgroups::Cgroup::create(&cgroup_name(), limits)?),
     };
     for dir in cgroup.iter().flat_map(cgroups::Cgroup::paths) {
         narrate(&format!("the container's cgroup: {}", dir.display()));
     }
     // ANCHOR_END: cgroup
-    // Blocked from here on, and collected by `wait_for`: a SIGTERM or SIGINT
+    // Held from here on, and taken by `signals::wait_for`: a SIGTERM or SIGINT
     // sent to the runtime ends the container and still removes the cgroup.
-    let signals = forwarded_signals();
-    signals.thread_block().context("sigprocmask")?;
+    signals::hold()?;
     // Why not set the hostname in pre_exec, like step01 did the unshare? That
     // closure runs between fork and exec in a copy of a possibly multi-threaded
     // process: it may only make async-signal-safe calls — no allocation, no
@@ -171,21 +148,12 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     };
     let pid = Pid::from_raw(child.id() as i32);
     narrate(&format!("child {pid} started (PID 1 inside)"));
-    let status = wait_for(pid)?;
-    narrate(&match status {
-        WaitStatus::Signaled(_, sig, _) => format!("child killed by {sig}"),
-        WaitStatus::Exited(_, code) => format!("child exited with status {code}"),
-        _ => format!("child: {status:?}"),
-    });
+    let status = signals::wait_for(pid)?;
+    let code = signals::exit_status(status);
     if let Some(cgroup) = &cgroup {
-        report_oom(cgroup, &limits, status);
+        report_oom(cgroup, limits, status);
     }
-    // The command's own status, or 128+N when signal N killed it.
-    Ok(match status {
-        WaitStatus::Exited(_, code) => code as u8,
-        WaitStatus::Signaled(_, sig, _) => 128 + sig as u8,
-        _ => 125,
-    })
+    Ok(code)
 }
 // ANCHOR_END: run
 
@@ -292,107 +260,3 @@ fn report_oom(cgroup: &cgroups::Cgroup, limits: &cgroups::Limits, status: WaitSt
     }
 }
 // ANCHOR_END: oom
-
-// ANCHOR: signals
-/// The signals the runtime collects while the container runs: SIGCHLD, and
-/// every signal whose default action would end the runtime before it cleans
-/// up (the stop requests, USR1, USR2, ALRM, the real-time signals, …),
-/// which it passes on to the container. Left alone: the job-control signals
-/// (Ctrl-Z stops the runtime with its container, `fg` continues both),
-/// SIGWINCH and SIGURG (ignored by default anyway), SIGPIPE (which Rust
-/// ignores: a write to a closed pipe must not reach the container), SIGXCPU
-/// and SIGXFSZ (about the runtime's own rlimits), and the signals a fault
-/// raises, such as SIGSEGV. SIGKILL cannot be blocked or caught: a runtime
-/// killed with it cleans up nothing.
-fn forwarded_signals() -> SigSet {
-    let mut set = SigSet::all();
-    for sig in [
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-        Signal::SIGTSTP,
-        Signal::SIGTTIN,
-        Signal::SIGTTOU,
-        Signal::SIGCONT,
-        Signal::SIGWINCH,
-        Signal::SIGURG,
-        Signal::SIGPIPE,
-        Signal::SIGXCPU,
-        Signal::SIGXFSZ,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGFPE,
-        Signal::SIGILL,
-        Signal::SIGTRAP,
-        Signal::SIGSYS,
-    ] {
-        set.remove(sig);
-    }
-    set
-}
-
-/// Signals that ask the container to stop: if it has not after GRACE, it is killed.
-const STOP_REQUESTS: [Signal; 4] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
-
-/// How long a container may take to stop after a forwarded signal before
-/// the runtime kills it (PID 1 ignores signals it has no handler for).
-const GRACE: Duration = Duration::from_secs(3);
-
-/// Wait for the child. The signals above are blocked and taken here one at a
-/// time with sigtimedwait(2). Ctrl-C and Ctrl-\ from the terminal
-/// (si_code SI_KERNEL) already reached the container, which is in the same
-/// foreground process group: the runtime lets the container decide. A signal
-/// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
-/// container; after a stop request, it is killed outright if it is still
-/// there GRACE later.
-fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
-    let signals = forwarded_signals();
-    let mut deadline: Option<Instant> = None;
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(status),
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(err) => return Err(err).context("waitpid"),
-        }
-        let timeout = deadline.map_or(Duration::from_secs(1), |d| d - Instant::now().min(d));
-        if let Some((sig, code)) = next_signal(&signals, timeout) {
-            if sig != libc::SIGCHLD && code != libc::SI_KERNEL {
-                let name = signal_name(sig);
-                narrate(&format!("got {name}: kill({pid}, {name})"));
-                // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
-                // `Signal`, which has no real-time signals.)
-                unsafe { libc::kill(pid.as_raw(), sig) };
-                if STOP_REQUESTS.iter().any(|&s| s as i32 == sig) {
-                    deadline.get_or_insert(Instant::now() + GRACE);
-                }
-            }
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            narrate(&format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
-            let _ = kill(pid, Signal::SIGKILL);
-            deadline = None;
-        }
-    }
-}
-
-/// The next pending signal of `set` (its number: it may be a real-time one)
-/// and its si_code, or None after `timeout`.
-fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
-    // SAFETY: valid pointers to a sigset, a siginfo_t and a timespec.
-    let sig = unsafe { libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &ts) };
-    // -1: the timeout passed, or EINTR.
-    // SAFETY: sigtimedwait filled `info` when it returned a signal.
-    (sig > 0).then(|| (sig, unsafe { info.assume_init() }.si_code))
-}
-
-/// "SIGTERM", or "SIGRTMIN+3" for a real-time signal.
-fn signal_name(sig: i32) -> String {
-    Signal::try_from(sig)
-        .map_or_else(|_| format!("SIGRTMIN+{}", sig - libc::SIGRTMIN()), |s| s.to_string())
-}
-// ANCHOR_END: signals

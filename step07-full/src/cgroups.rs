@@ -31,8 +31,6 @@ use nix::unistd::Pid;
 mod cleanup;
 mod files;
 mod limits;
-#[cfg(test)]
-mod tests;
 mod v1;
 
 use files::*;
@@ -340,3 +338,6 @@ fn check_available(root: &Path, needed: &[&str]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,9 @@
 //! step07-full: the full runtime. On top of step06: IPC and network
-//! namespaces (`--net none|bridge`: a bridge, a veth pair and an address per
-//! container), a PID 1 of our own that forwards signals and reaps zombies, a
-//! clean environment (`-e`), and hardening: Docker's capability set minus
-//! CAP_MKNOD, no_new_privs, a read-only /sys and the /proc files runc masks.
-//!
-//! `run` creates the cgroup and allocates an address, spawns
-//! `/proc/self/exe child …` in new UTS, PID, mount, IPC and network
-//! namespaces and wires its network, then lets it go on: it moves itself into
-//! the cgroup, sets the hostname, configures its interfaces, enters the rootfs,
-//! drops its privileges and becomes the container's init.
+//! namespaces (`--net none|bridge`), a PID 1 of our own that forwards signals
+//! and reaps zombies, a clean environment (`-e`), and hardening (capabilities,
+//! seccomp, a read-only /sys, masked /proc files). `run` sets up the host side
+//! and starts `child`, which sets up the inside and becomes the container's
+//! init; message.rs is what the two say to each other.
 
 mod cgroups;
 mod init;
@@ -19,27 +14,25 @@ mod report;
 mod rootfs;
 mod seccomp;
 mod security;
+mod signals;
 
-use std::ffi::{OsStr, OsString};
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::prctl;
 use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{pipe2, sethostname, write, Pid};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{pipe2, sethostname, Pid};
 
-use message::Go;
-use report::{hinted, narrate, need_root, report, require_root, set_verbose, usage_error};
+use message::{ChildArgs, Go};
+use report::{exit_code, hinted, narrate, need_root, require_root, set_verbose, usage_error};
 
 // ANCHOR: cli
 /// Containers from scratch, stage 7: the full runtime.
@@ -52,12 +45,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Run COMMAND in a container: its own hostname, processes, mounts, IPC,
-    /// network and limits.
+    /// Run COMMAND in a container: its own hostname, processes, mounts, IPC, network and limits.
     Run(RunArgs),
     /// Internal: the re-executed runtime, already inside the new namespace.
     #[command(hide = true)]
-    Child(RunArgs),
+    Child(ChildArgs),
 }
 
 #[derive(Args)]
@@ -69,34 +61,16 @@ struct RunArgs {
     /// workspace root, built on first use]
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
-    /// Memory limit: 64M, 1G or bytes; at least 6M. Over it, the OOM killer.
-    #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_memory)]
-    memory: Option<u64>,
-    /// Most processes the container may have at once (pids.max).
-    #[arg(long, value_name = "N", value_parser = cgroups::parse_pids)]
-    pids: Option<u64>,
-    /// CPU time, in CPUs: 0.5 is half of one CPU's time.
-    #[arg(long, value_name = "FLOAT", value_parser = cgroups::parse_cpus)]
-    cpus: Option<f64>,
+    #[command(flatten)]
+    limits: cgroups::Limits,
     /// Network: `none` (only lo) or `bridge` (eth0 on the cfs0 bridge).
-    #[arg(long, value_enum, default_value_t = Net::Bridge)]
-    net: Net,
+    #[arg(long, value_enum, default_value_t = network::Net::Bridge)]
+    net: network::Net,
     /// Set KEY=VALUE in the container's environment, or copy KEY from ours.
     #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]", value_parser = init::parse_env)]
     env: Vec<String>,
-    /// Pass our descriptors 3 … 2+N on to the command; every other one above
-    /// 2 is closed before it runs.
-    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true)]
-    preserve_fds: u32,
-    /// The seccomp filter: `default` (Docker's semantics) or `unconfined`.
-    #[arg(long, value_enum, value_name = "PROFILE", default_value_t = seccomp::Profile::Default)]
-    seccomp: seccomp::Profile,
-    /// Internal: the pipe the child waits on until the runtime says go.
-    #[arg(long, hide = true)]
-    ready_fd: Option<RawFd>,
-    /// Internal: a cgroup directory the child moves itself into.
-    #[arg(long, hide = true)]
-    cgroup: Vec<PathBuf>,
+    #[command(flatten)]
+    hardening: security::Hardening,
     /// Narrate each step on stderr.
     #[arg(long)]
     verbose: bool,
@@ -105,75 +79,47 @@ struct RunArgs {
     command: Vec<OsString>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Net {
-    /// Only a loopback interface.
-    None,
-    /// A veth pair to the project's bridge, with an address and a default route.
-    Bridge,
-}
 // ANCHOR_END: cli
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    exit_code(match Cli::try_parse() {
+        Ok(Cli { command: Commands::Run(args) }) => run(&args),
+        Ok(Cli { command: Commands::Child(args) }) => child(&args),
         Err(err) => return usage_error(err),
-    };
-    let result = match &cli.command {
-        Commands::Run(args) => run(args),
-        Commands::Child(args) => child(args),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            report(&err);
-            ExitCode::from(125)
-        }
-    }
+    })
 }
 
 // ANCHOR: run
-/// Re-execute this program as `child` in new UTS, PID, mount, IPC and network
-/// namespaces, in a cgroup with the limits asked for, wire its network, and
-/// return the exit status the runtime should exit with, as `docker run` does.
+/// Set up the host side of a container (its cgroup, its address), start its
+/// `child` in new namespaces, wire its network, let it go on, and wait: the
+/// exit status the runtime should exit with, as `docker run` does.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     set_verbose(args.verbose);
     require_root()?;
     check_hostname(&args.hostname)?;
-    security::check_preserved_fds(args.preserve_fds)?;
+    security::check_preserved_fds(args.hardening.preserve_fds)?;
     // Before the PID namespace: building the default rootfs forks a script.
     let rootfs = rootfs::resolve(args.rootfs.as_deref())?;
     // ANCHOR: cgroup
     // No limit asked for, no cgroup. The Cgroup is removed when it is dropped,
     // on every way out of this function.
-    let limits = cgroups::Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
+    let limits = &args.limits;
     let cgroup = match limits.is_empty() {
         true => None,
-        false => Some(cgroups::Cgroup::create(&cgroup_name(), &limits)?),
+        false => Some(cgroups::Cgroup::create(&cgroup_name(), limits)?),
     };
     for dir in cgroup.iter().flat_map(cgroups::Cgroup::paths) {
         narrate(&format!("the container's cgroup: {}", dir.display()));
     }
     // An address for the container, released when `lease` is dropped.
     let lease = match args.net {
-        Net::Bridge => Some(network::allocate()?),
-        Net::None => None,
+        network::Net::Bridge => Some(network::allocate()?),
+        network::Net::None => None,
     };
     // ANCHOR_END: cgroup
-    // Blocked from here on, and collected by `wait_for`: a SIGTERM or SIGINT
+    // Held from here on, and taken by `signals::wait_for`: a SIGTERM or SIGINT
     // sent to the runtime ends the container and still removes the cgroup.
-    let signals = forwarded_signals();
-    signals.thread_block().context("sigprocmask")?;
-    // Why not set the hostname in pre_exec, like step01 did the unshare? That
-    // closure runs between fork and exec in a copy of a possibly multi-threaded
-    // process: it may only make async-signal-safe calls — no allocation, no
-    // error messages, no locks (see `CommandExt::pre_exec`). Setting up a
-    // container is real work with real errors, so we start a fresh copy of
-    // ourselves (/proc/self/exe) inside the namespace and do the work there,
-    // in ordinary Rust. (From step03 on there is a second reason: a new PID
-    // namespace only applies to the *children* of the process that makes it.)
-    // Go hid all this from Liz Rice: `SysProcAttr.Cloneflags` passes the
-    // namespace flags straight to clone(2) when it starts the child.
+    signals::hold()?;
     // ANCHOR: newpid
     // unshare(CLONE_NEWPID) does not move the caller: it picks the PID
     // namespace of the caller's *next children*. So the runtime calls it on
@@ -184,13 +130,88 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
     // ANCHOR_END: newpid
-    // The child waits on this pipe until its network is wired. (It moves
-    // itself into its cgroup, before it execs the command.)
+    // The child waits on this pipe until its network is wired.
     let (ready_r, ready_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
-    let ready_fd = ready_r.as_raw_fd();
-    let mut cmd = Command::new("/proc/self/exe");
     let cgroup_dirs = cgroup.as_ref().map(cgroups::Cgroup::paths).unwrap_or_default();
-    cmd.arg("child").args(args.to_args(&rootfs, ready_fd, &cgroup_dirs));
+    let pid = spawn_child(&args.for_child(rootfs, ready_r.as_raw_fd(), cgroup_dirs))?;
+    drop(ready_r);
+    narrate(&format!("child {pid} started (PID 1 inside), waiting for the go"));
+    // ANCHOR: join
+    // The host end of the veth pair lives as long as `link`: to the end.
+    let (link, go) = prepare(pid, lease.as_ref())?;
+    if let Some(link) = &link {
+        narrate(&format!("host end of the veth pair: {} on {}", link.name(), network::BRIDGE));
+    }
+    message::send_go(ready_w, &go)?;
+    // ANCHOR_END: join
+    let status = signals::wait_for(pid)?;
+    let code = signals::exit_status(status);
+    if let Some(cgroup) = &cgroup {
+        report_oom(cgroup, limits, status);
+    }
+    Ok(code)
+}
+// ANCHOR_END: run
+
+// ANCHOR: child
+/// The re-executed runtime, PID 1 of the new PID namespace: wait for the go,
+/// join the cgroup, set the hostname, configure the network, enter the rootfs,
+/// drop privileges, and become the container's init (init.rs).
+fn child(args: &ChildArgs) -> anyhow::Result<u8> {
+    set_verbose(args.verbose);
+    refuse_outside_run()?;
+    let fd = args.ready_fd.context("the child needs --ready-fd")?;
+    let go = message::wait_for_go(fd)?;
+    // Into the cgroup, by ourselves (cgroups::join says why not the runtime),
+    // before the command runs.
+    cgroups::join(&args.cgroup)?;
+    // A cgroup namespace of its own, now that we are in the container's
+    // cgroup: that cgroup becomes the root of what the container sees, so
+    // /proc/self/cgroup shows `/`, not the host's tree (cgroup_namespaces(7)).
+    narrate("unshare(CLONE_NEWCGROUP)");
+    unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
+    narrate(&format!("sethostname({:?})", args.hostname));
+    sethostname(&args.hostname).context("sethostname")?;
+    // Our network namespace: eth0 as the runtime said, or only lo.
+    match go {
+        Go::Eth { peer, addr, prefix, gateway } => {
+            network::configure_container(&peer, addr, prefix, gateway)?
+        }
+        Go::Loopback => network::loopback_up()?,
+    }
+    let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
+    rootfs::enter(rootfs)?;
+    // The last privileged step is done: from here on, no supplementary
+    // groups, and Docker's default set of capabilities.
+    security::clear_supplementary_groups()?;
+    security::drop_capabilities()?;
+    security::close_other_fds(args.hardening.preserve_fds)?;
+    security::make_undumpable()?;
+    seccomp::install(args.hardening.seccomp)?;
+    let term = std::env::var_os("TERM");
+    let env = init::container_env(&args.hostname, term, &args.env)?;
+    // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).
+    let _ = prctl::set_name(c"init");
+    init::run_init(&args.command, &env, rootfs)
+}
+// ANCHOR_END: child
+
+/// Start `/proc/self/exe child …` in new UTS, mount, IPC and network
+/// namespaces (the PID namespace is ours already: see `run`); its PID.
+fn spawn_child(child_args: &ChildArgs) -> anyhow::Result<Pid> {
+    // Why not set the hostname in pre_exec, like step01 did the unshare? That
+    // closure runs between fork and exec in a copy of a possibly multi-threaded
+    // process: it may only make async-signal-safe calls — no allocation, no
+    // error messages, no locks (see `CommandExt::pre_exec`). Setting up a
+    // container is real work with real errors, so we start a fresh copy of
+    // ourselves (/proc/self/exe) inside the namespace and do the work there,
+    // in ordinary Rust. (From step03 on there is a second reason: a new PID
+    // namespace only applies to the *children* of the process that makes it.)
+    // Go hid all this from Liz Rice: `SysProcAttr.Cloneflags` passes the
+    // namespace flags straight to clone(2) when it starts the child.
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg("child").args(child_args.to_args());
+    let ready_fd = child_args.ready_fd.context("no ready pipe")?;
     // The child, and so the container's init, starts with no environment of
     // ours: whatever the caller had exported (a token, a password) is not in
     // /proc/1/environ. What it needs comes as arguments; TERM alone goes
@@ -237,86 +258,8 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
         }
         Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
     };
-    let pid = Pid::from_raw(child.id() as i32);
-    drop(ready_r);
-    narrate(&format!("child {pid} started (PID 1 inside), waiting for the go"));
-    // ANCHOR: join
-    // The host end of the veth pair lives as long as `link`: to the end.
-    let (link, go) = match prepare(pid, lease.as_ref()) {
-        Ok(ready) => ready,
-        Err(err) => {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-            return Err(err);
-        }
-    };
-    if let Some(link) = &link {
-        narrate(&format!("host end of the veth pair: {} on {}", link.name(), network::BRIDGE));
-    }
-    let go = go.encode();
-    narrate(&format!("write(ready pipe, {go:?}): go on"));
-    write(&ready_w, go.as_bytes()).context("telling the child to go on")?;
-    drop(ready_w);
-    // ANCHOR_END: join
-    let status = wait_for(pid)?;
-    narrate(&match status {
-        WaitStatus::Signaled(_, sig, _) => format!("child killed by {sig}"),
-        WaitStatus::Exited(_, code) => format!("child exited with status {code}"),
-        _ => format!("child: {status:?}"),
-    });
-    if let Some(cgroup) = &cgroup {
-        report_oom(cgroup, &limits, status);
-    }
-    // The command's own status, or 128+N when signal N killed it.
-    Ok(match status {
-        WaitStatus::Exited(_, code) => code as u8,
-        WaitStatus::Signaled(_, sig, _) => 128 + sig as u8,
-        _ => 125,
-    })
+    Ok(Pid::from_raw(child.id() as i32))
 }
-// ANCHOR_END: run
-
-// ANCHOR: child
-/// The re-executed runtime, PID 1 of the new PID namespace: set the hostname,
-/// enter the rootfs, then replace ourselves with the command.
-fn child(args: &RunArgs) -> anyhow::Result<u8> {
-    set_verbose(args.verbose);
-    refuse_outside_run()?;
-    let fd = args.ready_fd.context("the child needs --ready-fd")?;
-    let go = Go::decode(&wait_for_go(fd)).context("the runtime's go line")?;
-    // Into the cgroup, by ourselves (cgroups::join says why not the runtime),
-    // before the command runs.
-    cgroups::join(&args.cgroup)?;
-    // A cgroup namespace of its own, now that we are in the container's
-    // cgroup: that cgroup becomes the root of what the container sees, so
-    // /proc/self/cgroup shows `/`, not the host's tree (cgroup_namespaces(7)).
-    narrate("unshare(CLONE_NEWCGROUP)");
-    unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
-    narrate(&format!("sethostname({:?})", args.hostname));
-    sethostname(&args.hostname).context("sethostname")?;
-    // Our network namespace: eth0 as the runtime said, or only lo.
-    match go {
-        Go::Eth { peer, addr, prefix, gateway } => {
-            network::configure_container(&peer, addr, prefix, gateway)?
-        }
-        Go::Loopback => network::loopback_up()?,
-    }
-    let rootfs = args.rootfs.as_deref().context("the child needs --rootfs")?;
-    rootfs::enter(rootfs)?;
-    // The last privileged step is done: from here on, no supplementary
-    // groups, and Docker's default set of capabilities.
-    security::clear_supplementary_groups()?;
-    security::drop_capabilities()?;
-    security::close_other_fds(args.preserve_fds)?;
-    security::make_undumpable()?;
-    seccomp::install(args.seccomp)?;
-    let term = std::env::var_os("TERM");
-    let env = init::container_env(&args.hostname, term, &args.env)?;
-    // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).
-    let _ = prctl::set_name(c"init");
-    init::run_init(&args.command, &env, rootfs)
-}
-// ANCHOR_END: child
 
 /// `child` is the runtime's own second half. Started by hand, it would be in
 /// the host's namespaces and rename the host: refuse unless our UTS namespace
@@ -338,48 +281,6 @@ fn refuse_outside_run() -> anyhow::Result<()> {
     Ok(())
 }
 
-impl RunArgs {
-    /// The options again, as arguments for the re-executed `child`.
-    fn to_args(&self, rootfs: &Path, ready_fd: RawFd, cgroups: &[PathBuf]) -> Vec<OsString> {
-        let mut out: Vec<OsString> = vec![option("hostname", &self.hostname)];
-        out.push(option("rootfs", rootfs));
-        out.push(option("ready-fd", ready_fd.to_string()));
-        out.push(option("preserve-fds", self.preserve_fds.to_string()));
-        if self.seccomp == seccomp::Profile::Unconfined {
-            out.push(option("seccomp", "unconfined"));
-        }
-        for dir in cgroups {
-            out.push(option("cgroup", dir));
-        }
-        for env in &self.env {
-            // `-e KEY` copies our value: resolved here, since the child
-            // starts with an empty environment (see `run`). A KEY we do not
-            // have goes on as it is, and the child removes it.
-            match std::env::var(env) {
-                Ok(value) if !env.contains('=') => {
-                    out.push(option("env", format!("{env}={value}")))
-                }
-                _ => out.push(option("env", env)),
-            }
-        }
-        if self.verbose {
-            out.push("--verbose".into());
-        }
-        out.push("--".into());
-        out.extend(self.command.iter().cloned());
-        out
-    }
-}
-
-/// One argument `--NAME=VALUE` for the re-executed `child`. As two arguments,
-/// clap would read a value that starts with `-` (`--hostname=-x`, `-e K=--v`)
-/// as an option of its own.
-fn option(name: &str, value: impl AsRef<OsStr>) -> OsString {
-    let mut arg = OsString::from(format!("--{name}="));
-    arg.push(value);
-    arg
-}
-
 /// Refuse a hostname the kernel would refuse, before anything is created.
 fn check_hostname(name: &str) -> anyhow::Result<()> {
     // HOST_NAME_MAX: 64 bytes on Linux (see gethostname(2)).
@@ -397,27 +298,35 @@ fn check_hostname(name: &str) -> anyhow::Result<()> {
 }
 
 /// Host side, with the child waiting: wire its network, and return what to
-/// tell it (its eth0, or only lo for `--net none`).
+/// tell it (its eth0, or only lo for `--net none`). On failure the child,
+/// which would wait forever, is killed and reaped.
 fn prepare(
     pid: Pid,
     lease: Option<&network::Lease>,
 ) -> anyhow::Result<(Option<network::HostLink>, Go)> {
     let Some(lease) = lease else { return Ok((None, Go::Loopback)) };
-    let (link, peer) = network::connect(lease, pid.as_raw())?;
+    let (link, peer) = network::connect(lease, pid.as_raw()).inspect_err(|_| {
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+    })?;
     let go = Go::Eth { peer, addr: lease.addr(), prefix: lease.prefix(), gateway: lease.gateway() };
     Ok((Some(link), go))
 }
 
-/// The child blocks here until the runtime writes its go line: its network is
-/// wired. End of file instead means the runtime failed and already said why.
-fn wait_for_go(fd: RawFd) -> String {
-    // SAFETY: the runtime passed us this fd, open across exec, for this only.
-    let mut pipe = unsafe { std::fs::File::from_raw_fd(fd) };
-    let mut go = String::new();
-    if !matches!(pipe.read_to_string(&mut go), Ok(n) if n > 0) {
-        std::process::exit(125);
+impl RunArgs {
+    /// What the re-executed `child` needs, as its own arguments.
+    fn for_child(&self, rootfs: PathBuf, ready_fd: RawFd, cgroup: Vec<PathBuf>) -> ChildArgs {
+        ChildArgs {
+            hostname: self.hostname.clone(),
+            rootfs: Some(rootfs),
+            ready_fd: Some(ready_fd),
+            cgroup,
+            env: self.env.clone(),
+            hardening: self.hardening.clone(),
+            verbose: self.verbose,
+            command: self.command.clone(),
+        }
     }
-    go
 }
 
 /// A unique cgroup name: the runtime's PID is unique while it runs.
@@ -438,107 +347,3 @@ fn report_oom(cgroup: &cgroups::Cgroup, limits: &cgroups::Limits, status: WaitSt
         eprintln!("warning: the OOM killer killed {kills} process(es) in the container ({limit})");
     }
 }
-
-// ANCHOR: signals
-/// The signals the runtime collects while the container runs: SIGCHLD, and
-/// every signal whose default action would end the runtime before it cleans
-/// up (the stop requests, USR1, USR2, ALRM, the real-time signals, …),
-/// which it passes on to the container. Left alone: the job-control signals
-/// (Ctrl-Z stops the runtime with its container, `fg` continues both),
-/// SIGWINCH and SIGURG (ignored by default anyway), SIGPIPE (which Rust
-/// ignores: a write to a closed pipe must not reach the container), SIGXCPU
-/// and SIGXFSZ (about the runtime's own rlimits), and the signals a fault
-/// raises, such as SIGSEGV. SIGKILL cannot be blocked or caught: a runtime
-/// killed with it cleans up nothing.
-fn forwarded_signals() -> SigSet {
-    let mut set = SigSet::all();
-    for sig in [
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-        Signal::SIGTSTP,
-        Signal::SIGTTIN,
-        Signal::SIGTTOU,
-        Signal::SIGCONT,
-        Signal::SIGWINCH,
-        Signal::SIGURG,
-        Signal::SIGPIPE,
-        Signal::SIGXCPU,
-        Signal::SIGXFSZ,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGFPE,
-        Signal::SIGILL,
-        Signal::SIGTRAP,
-        Signal::SIGSYS,
-    ] {
-        set.remove(sig);
-    }
-    set
-}
-
-/// Signals that ask the container to stop: if it has not after GRACE, it is killed.
-const STOP_REQUESTS: [Signal; 4] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
-
-/// How long a container may take to stop after a forwarded signal before
-/// the runtime kills it (PID 1 ignores signals it has no handler for).
-const GRACE: Duration = Duration::from_secs(3);
-
-/// Wait for the child. The signals above are blocked and taken here one at a
-/// time with sigtimedwait(2). Ctrl-C and Ctrl-\ from the terminal
-/// (si_code SI_KERNEL) already reached the container, which is in the same
-/// foreground process group: the runtime lets the container decide. A signal
-/// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
-/// container; after a stop request, it is killed outright if it is still
-/// there GRACE later.
-fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
-    let signals = forwarded_signals();
-    let mut deadline: Option<Instant> = None;
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(status),
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(err) => return Err(err).context("waitpid"),
-        }
-        let timeout = deadline.map_or(Duration::from_secs(1), |d| d - Instant::now().min(d));
-        if let Some((sig, code)) = next_signal(&signals, timeout) {
-            if sig != libc::SIGCHLD && code != libc::SI_KERNEL {
-                let name = signal_name(sig);
-                narrate(&format!("got {name}: kill({pid}, {name})"));
-                // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
-                // `Signal`, which has no real-time signals.)
-                unsafe { libc::kill(pid.as_raw(), sig) };
-                if STOP_REQUESTS.iter().any(|&s| s as i32 == sig) {
-                    deadline.get_or_insert(Instant::now() + GRACE);
-                }
-            }
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            narrate(&format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
-            let _ = kill(pid, Signal::SIGKILL);
-            deadline = None;
-        }
-    }
-}
-
-/// The next pending signal of `set` (its number: it may be a real-time one)
-/// and its si_code, or None after `timeout`.
-fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
-    // SAFETY: valid pointers to a sigset, a siginfo_t and a timespec.
-    let sig = unsafe { libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &ts) };
-    // -1: the timeout passed, or EINTR.
-    // SAFETY: sigtimedwait filled `info` when it returned a signal.
-    (sig > 0).then(|| (sig, unsafe { info.assume_init() }.si_code))
-}
-
-/// "SIGTERM", or "SIGRTMIN+3" for a real-time signal.
-fn signal_name(sig: i32) -> String {
-    Signal::try_from(sig)
-        .map_or_else(|_| format!("SIGRTMIN+{}", sig - libc::SIGRTMIN()), |s| s.to_string())
-}
-// ANCHOR_END: signals

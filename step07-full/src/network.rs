@@ -73,13 +73,20 @@ use nix::unistd::{close, fork, ForkResult};
 mod bridge;
 mod lease;
 mod netlink;
-#[cfg(test)]
-mod tests;
 
 use bridge::ensure_bridge;
 pub use lease::Lease;
 use lease::{alive, lock, record_owner, take_free_address};
 use netlink::{io_failed, io_reason, narrate, Netlink, NlError};
+
+/// `--net`: the container's network.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Net {
+    /// Only a loopback interface.
+    None,
+    /// A veth pair to the project's bridge, with an address and a default route.
+    Bridge,
+}
 
 /// The host bridge every `--net bridge` container is plugged into.
 pub const BRIDGE: &str = "cfs0";
@@ -339,3 +346,6 @@ pub fn configure_container(
     Ok(())
 }
 // ANCHOR_END: configure
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,19 @@ use nix::mount::{mount, MsFlags};
 
 use crate::inroot::Dir;
 use crate::report::narrate;
+use crate::seccomp::Profile;
+
+/// `run`'s hardening options (the child gets them too).
+#[derive(Clone, clap::Args)]
+pub struct Hardening {
+    /// Pass our descriptors 3 … 2+N on to the command; every other one above
+    /// 2 is closed before it runs.
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true)]
+    pub preserve_fds: u32,
+    /// The seccomp filter: `default` (Docker's semantics) or `unconfined`.
+    #[arg(long, value_enum, value_name = "PROFILE", default_value_t = Profile::Default)]
+    pub seccomp: Profile,
+}
 
 /// Docker's default capability set minus CAP_MKNOD (13 caps: CHOWN
 /// DAC_OVERRIDE FSETID FOWNER NET_RAW SETGID SETUID SETFCAP SETPCAP
@@ -384,22 +397,4 @@ pub fn make_undumpable() -> anyhow::Result<()> {
 // ANCHOR_END: dumpable
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_caps_mask_is_dockers_without_mknod() {
-        // Docker's default CapBnd is 00000000a80425fb; CAP_MKNOD is bit 27.
-        assert_eq!(default_caps_mask(), 0xa804_25fb & !(1 << 27));
-        assert_eq!(default_caps_mask(), 0xa004_25fb);
-        assert_eq!(DEFAULT_CAPS.len(), 13);
-        assert!(DEFAULT_CAPS.iter().all(|&(name, _)| name != "CAP_MKNOD"));
-    }
-
-    #[test]
-    fn protected_paths_are_relative_to_root() {
-        // Path::join with an absolute path would drop `root`.
-        assert!(READONLY_PATHS.iter().chain(&MASKED_PATHS).all(|p| !p.starts_with('/')));
-    }
-}
+mod tests;

@@ -35,21 +35,6 @@ pub(super) fn make_shared_dir(dir: &Path) -> anyhow::Result<()> {
     }
 }
 
-pub(super) fn mkdir(dir: &Path) -> io::Result<()> {
-    fs::create_dir(dir)?;
-    // A temporary directory has no kernel behind it to make the files.
-    #[cfg(test)]
-    tests::fake_kernel_mkdir(dir);
-    Ok(())
-}
-
-pub(super) fn remove_dir(dir: &Path) -> io::Result<()> {
-    // On a cgroup filesystem the interface files go with the directory.
-    #[cfg(test)]
-    tests::fake_kernel_rmdir(dir);
-    fs::remove_dir(dir)
-}
-
 pub(super) fn read_file(path: &Path) -> anyhow::Result<String> {
     fs::read_to_string(path)
         .map_err(os_error)
@@ -77,3 +62,13 @@ pub(super) fn os_error(err: io::Error) -> anyhow::Error {
         None => err.into(),
     }
 }
+
+// mkdir(2) and rmdir(2). On a cgroup filesystem the kernel fills a new
+// directory with its interface files, and rmdir takes them away with it. The
+// unit tests run every step against a temporary directory, which has no kernel
+// behind it to do either: there tests.rs stands in for these two calls with
+// ones that also make and remove those files. All else here runs as it is.
+#[cfg(test)]
+pub(super) use super::tests::{fake_kernel_mkdir as mkdir, fake_kernel_rmdir as remove_dir};
+#[cfg(not(test))]
+pub(super) use std::fs::{create_dir as mkdir, remove_dir};

@@ -17,14 +17,18 @@ pub const CPU_PERIOD_US: u64 = 100_000;
 /// kernel accepts (`min_cfs_quota_period` in kernel/sched/core.c).
 pub const MIN_CPUS: f64 = 0.01;
 
-/// The limits `run` was asked for; `None` leaves that resource unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// The limits `run` was asked for, as its options; `None` leaves that
+/// resource unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, clap::Args)]
 pub struct Limits {
-    /// Bytes of memory (RAM; swap is not allowed on top of it).
+    /// Memory limit: 64M, 1G or bytes; at least 6M. Over it, the OOM killer.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
     pub memory: Option<u64>,
-    /// Processes and threads, all counted together.
+    /// Most processes the container may have at once (pids.max).
+    #[arg(long, value_name = "N", value_parser = parse_pids)]
     pub pids: Option<u64>,
-    /// CPUs' worth of time, e.g. 0.5 is half of one CPU.
+    /// CPU time, in CPUs: 0.5 is half of one CPU's time.
+    #[arg(long, value_name = "FLOAT", value_parser = parse_cpus)]
     pub cpus: Option<f64>,
 }
 

@@ -10,16 +10,17 @@ fn is_cgroupfs(dir: &Path) -> bool {
     })
 }
 
-/// What the kernel does on mkdir in a cgroup filesystem, for a temporary
-/// tree: the test's root directory holds, as empty files, every interface
-/// file a cgroup can have. v1: a new cgroup gets all its parent's files.
-/// v2: it gets the `cgroup.*` files, plus the files of each controller its
-/// parent enabled in `cgroup.subtree_control`, which its
-/// `cgroup.controllers` then lists.
-pub(super) fn fake_kernel_mkdir(dir: &Path) {
+/// mkdir(2) as a cgroup filesystem does it, for a temporary tree (files.rs
+/// calls this instead of the plain mkdir in unit tests): the test's root
+/// directory holds, as empty files, every interface file a cgroup can have.
+/// v1: a new cgroup gets all its parent's files. v2: it gets the `cgroup.*`
+/// files, plus the files of each controller its parent enabled in
+/// `cgroup.subtree_control`, which its `cgroup.controllers` then lists.
+pub(super) fn fake_kernel_mkdir(dir: &Path) -> io::Result<()> {
+    fs::create_dir(dir)?;
     let parent = dir.parent().unwrap();
     if is_cgroupfs(parent) {
-        return;
+        return Ok(());
     }
     let v2 = parent.join("cgroup.controllers").exists();
     let enabled: Vec<String> = fs::read_to_string(parent.join("cgroup.subtree_control"))
@@ -41,18 +42,21 @@ pub(super) fn fake_kernel_mkdir(dir: &Path) {
     if v2 {
         fs::write(dir.join("cgroup.controllers"), enabled.join(" ")).unwrap();
     }
+    Ok(())
 }
 
-/// What rmdir does to the files in a cgroup filesystem, for a temporary tree.
-pub(super) fn fake_kernel_rmdir(dir: &Path) {
-    if is_cgroupfs(dir) {
-        return;
-    }
-    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = fs::remove_file(entry.path());
+/// rmdir(2) as a cgroup filesystem does it, for a temporary tree (files.rs
+/// calls this instead of the plain rmdir in unit tests): the interface files
+/// go with the directory.
+pub(super) fn fake_kernel_rmdir(dir: &Path) -> io::Result<()> {
+    if !is_cgroupfs(dir) {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
         }
     }
+    fs::remove_dir(dir)
 }
 
 /// A fresh temporary directory, removed when dropped.
@@ -453,8 +457,8 @@ fn v1_failed_write_removes_every_leaf() {
     // memory.limit_in_bytes missing: as if the kernel had refused it.
     let (root, mountinfo) =
         v1_root(&[("pids", &["pids.max"]), ("memory", &["memory.oom_control"])]);
-    let err = Cgroup::create_v1(&mountinfo, &root.0, "c2-4", &ALL.clone_without_cpus())
-        .unwrap_err();
+    let err =
+        Cgroup::create_v1(&mountinfo, &root.0, "c2-4", &ALL.clone_without_cpus()).unwrap_err();
     assert!(format!("{err:#}").starts_with("writing 67108864 to "), "{err:#}");
     assert!(format!("{err:#}").contains("memory.limit_in_bytes: ENOENT"), "{err:#}");
     assert!(!root.0.join("pids").join(PARENT).join("c2-4").exists());

@@ -64,7 +64,7 @@ done
 module_stage=07
 module_groups=(
     "network src/network.rs src/network/*"
-    "init src/init.rs src/init/* src/message.rs src/message/*"
+    "init src/init.rs src/init/* src/signals.rs src/message.rs src/message/*"
     "hardening src/security.rs src/security/* src/seccomp.rs src/seccomp/* src/inroot.rs src/inroot/* src/rootfs.rs src/rootfs/*"
     "main src/main.rs"
     "other Cargo.toml *"

@@ -1,10 +1,10 @@
-//! The runtime's signals while its container runs. A signal whose default
-//! action ends a process would end the runtime before it removes what it made
-//! (the cgroup, from step07 the network too): so the runtime holds those
-//! signals back (blocks them) and takes them one at a time while it waits,
-//! passing each on to the container. See signal(7) and sigtimedwait(2).
+//! The runtime's signals while its container runs. Most signals end a
+//! process by default, and a runtime ended that way would leave its cgroup
+//! behind. So the runtime holds them back (blocks them) while it waits, and
+//! takes them itself: a stop request sent to it (`kill`) stops the container,
+//! then the cgroup goes as on any other exit. See signal(7).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use nix::errno::Errno;
@@ -18,65 +18,48 @@ use crate::report::narrate;
 /// (The child unblocks them for itself before it execs: a blocked signal
 /// stays blocked across fork and exec.)
 pub fn hold() -> anyhow::Result<()> {
-    forwarded_signals().thread_block().context("sigprocmask")
+    held_signals().thread_block().context("sigprocmask")
 }
 
 // ANCHOR: signals
-/// The signals that would end the runtime before it removes the cgroup: every
-/// one whose default action is to terminate, but for those a fault raises, the
-/// job-control ones (Ctrl-Z stops the runtime and its container together) and
-/// the ones Rust or the default already ignore. SIGKILL cannot be held back: a
-/// runtime killed with it cleans up nothing.
-fn forwarded_signals() -> SigSet {
+/// Every signal but those a fault raises, the job-control ones (Ctrl-Z stops
+/// the runtime and its container together) and SIGKILL, which no process can
+/// hold back: a runtime killed with it cleans up nothing.
+fn held_signals() -> SigSet {
     use Signal::*;
     let mut set = SigSet::all();
     for sig in [
-        SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGWINCH, SIGURG, SIGPIPE, SIGXCPU,
-        SIGXFSZ, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
+        SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+        SIGTRAP, SIGSYS,
     ] {
         set.remove(sig);
     }
     set
 }
 
-/// How long a container may take to stop after a forwarded stop request.
-const GRACE: Duration = Duration::from_secs(3);
-
-/// Wait for the child, taking the held signals one at a time with
-/// sigtimedwait(2). One sent to the runtime (`kill`) is passed on to the
-/// container; after a stop request (INT, TERM, HUP, QUIT) the container is
-/// killed if it is still there GRACE later, since its PID 1 ignores signals it
-/// has no handler for. Ctrl-C from the terminal (si_code SI_KERNEL) reached
-/// the container already. step07's init chapter takes this loop apart.
+/// Wait for the child, taking the held signals with sigtimedwait(2). A stop
+/// request (INT, TERM, HUP, QUIT) sent to the runtime kills the container:
+/// SIGKILL to its PID 1 ends its whole PID namespace. Ctrl-C from the terminal
+/// (si_code SI_KERNEL) already reached the container, which decides. Other
+/// signals are dropped; step07 passes them on.
 pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
-    let mut deadline: Option<Instant> = None;
+    const STOP: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
     loop {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(status),
             Ok(_) | Err(Errno::EINTR) => {}
             Err(err) => return Err(err).context("waitpid"),
         }
-        let timeout = deadline.map_or(Duration::from_secs(1), |d| d - Instant::now().min(d));
-        match next_signal(&forwarded_signals(), timeout) {
-            Some((sig, code)) if sig != libc::SIGCHLD && code != libc::SI_KERNEL => {
-                let name = signal_name(sig);
-                narrate(&format!("got {name}: kill({pid}, {name})"));
-                // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
-                // `Signal`, which has no real-time signals.)
-                unsafe { libc::kill(pid.as_raw(), sig) };
-                if [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT].contains(&sig) {
-                    deadline.get_or_insert(Instant::now() + GRACE);
-                }
+        match next_signal(&held_signals(), Duration::from_secs(1)) {
+            Some((sig, code)) if STOP.contains(&sig) && code != libc::SI_KERNEL => {
+                narrate(&format!("got signal {sig}: kill({pid}, SIGKILL)"));
+                let _ = kill(pid, Signal::SIGKILL);
             }
             _ => {}
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            narrate(&format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
-            let _ = kill(pid, Signal::SIGKILL);
-            deadline = None;
-        }
     }
 }
+// ANCHOR_END: signals
 
 /// The exit status the runtime exits with, as `docker run` does: the
 /// command's own, or 128+N when signal N killed it.
@@ -90,8 +73,7 @@ pub fn exit_status(status: WaitStatus) -> u8 {
     code
 }
 
-/// The next pending signal of `set` (its number: it may be a real-time one)
-/// and its si_code, or None after `timeout`.
+/// The next pending signal of `set` and its si_code, or None after `timeout`.
 fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,
@@ -104,10 +86,3 @@ fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
     // SAFETY: sigtimedwait filled `info` when it returned a signal.
     (sig > 0).then(|| (sig, unsafe { info.assume_init() }.si_code))
 }
-
-/// "SIGTERM", or "SIGRTMIN+3" for a real-time signal.
-fn signal_name(sig: i32) -> String {
-    Signal::try_from(sig)
-        .map_or_else(|_| format!("SIGRTMIN+{}", sig - libc::SIGRTMIN()), |s| s.to_string())
-}
-// ANCHOR_END: signals

@@ -1,18 +1,13 @@
-//! step07-full: the full runtime. On top of step06: IPC and network
-//! namespaces (`--net none|bridge`), a PID 1 of our own that forwards signals
-//! and reaps zombies, a clean environment (`-e`), and hardening (capabilities,
-//! seccomp, a read-only /sys, masked /proc files). `run` sets up the host side
-//! and starts `child`, which sets up the inside and becomes the container's
-//! init; message.rs is what the two say to each other.
+//! step07-full: the full runtime. On top of step06: IPC and network namespaces,
+//! a PID 1 of our own (init.rs), a clean environment, and hardening. `run` sets
+//! up the host side, `child` the inside; message.rs is what they say.
 
 mod cgroups;
 mod init;
-mod inroot;
 mod message;
 mod network;
 mod report;
 mod rootfs;
-mod seccomp;
 mod security;
 mod signals;
 
@@ -90,9 +85,8 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: run
-/// Set up the host side of a container (its cgroup, its address), start its
-/// `child` in new namespaces, wire its network, let it go on, and wait: the
-/// exit status the runtime should exit with, as `docker run` does.
+/// Make the host side (cgroup, address), start `child` in new namespaces, wire
+/// its network, let it go on, and wait: the exit status, as `docker run`.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     set_verbose(args.verbose);
     require_root()?;
@@ -187,7 +181,7 @@ fn child(args: &ChildArgs) -> anyhow::Result<u8> {
     security::drop_capabilities()?;
     security::close_other_fds(args.hardening.preserve_fds)?;
     security::make_undumpable()?;
-    seccomp::install(args.hardening.seccomp)?;
+    security::seccomp::install(args.hardening.seccomp)?;
     let term = std::env::var_os("TERM");
     let env = init::container_env(&args.hostname, term, &args.env)?;
     // So that `ps` inside shows PID 1 as `init`, not as `exe` (/proc/self/exe).

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::report::narrate;
-use crate::seccomp::Profile;
+use crate::security::seccomp::Profile;
 use crate::security::Hardening;
 
 /// The hidden `child` command's arguments. `rootfs` and `ready_fd` are

@@ -12,8 +12,11 @@ use nix::sys::stat::{fchmodat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, S
 use nix::sys::statfs::{DEVPTS_SUPER_MAGIC, PROC_SUPER_MAGIC, TMPFS_MAGIC};
 use nix::unistd::{chdir, fchdir, pivot_root, symlinkat};
 
-use crate::inroot::Dir;
 use crate::report::{hinted, narrate};
+
+pub mod inroot;
+
+use inroot::Dir;
 
 /// `rootfs/` at the root of the workspace this binary was built from.
 fn default_dir() -> PathBuf {

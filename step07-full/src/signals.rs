@@ -1,8 +1,8 @@
-//! The runtime's signals while its container runs. A signal whose default
-//! action ends a process would end the runtime before it removes what it made
-//! (the cgroup, from step07 the network too): so the runtime holds those
-//! signals back (blocks them) and takes them one at a time while it waits,
-//! passing each on to the container. See signal(7) and sigtimedwait(2).
+//! The runtime's signals while its container runs. Most signals end a
+//! process by default, and a runtime ended that way would leave its cgroup
+//! and its network behind. So the runtime holds them back (blocks them) while
+//! it waits, takes them itself, and passes them on to the container's init,
+//! which passes them on to the command. See signal(7).
 
 use std::time::{Duration, Instant};
 
@@ -18,37 +18,63 @@ use crate::report::narrate;
 /// (The child unblocks them for itself before it execs: a blocked signal
 /// stays blocked across fork and exec.)
 pub fn hold() -> anyhow::Result<()> {
-    forwarded_signals().thread_block().context("sigprocmask")
+    held_signals().thread_block().context("sigprocmask")
 }
 
 // ANCHOR: signals
-/// The signals that would end the runtime before it removes the cgroup: every
-/// one whose default action is to terminate, but for those a fault raises, the
-/// job-control ones (Ctrl-Z stops the runtime and its container together) and
-/// the ones Rust or the default already ignore. SIGKILL cannot be held back: a
-/// runtime killed with it cleans up nothing.
-fn forwarded_signals() -> SigSet {
-    use Signal::*;
+/// The signals the runtime collects while the container runs: SIGCHLD, and
+/// every signal whose default action would end the runtime before it cleans
+/// up (the stop requests, USR1, USR2, ALRM, the real-time signals, …),
+/// which it passes on to the container. Left alone: the job-control signals
+/// (Ctrl-Z stops the runtime with its container, `fg` continues both),
+/// SIGWINCH and SIGURG (ignored by default anyway), SIGPIPE (which Rust
+/// ignores: a write to a closed pipe must not reach the container), SIGXCPU
+/// and SIGXFSZ (about the runtime's own rlimits), and the signals a fault
+/// raises, such as SIGSEGV. SIGKILL cannot be blocked or caught: a runtime
+/// killed with it cleans up nothing.
+fn held_signals() -> SigSet {
     let mut set = SigSet::all();
     for sig in [
-        SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGWINCH, SIGURG, SIGPIPE, SIGXCPU,
-        SIGXFSZ, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGTSTP,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+        Signal::SIGCONT,
+        Signal::SIGWINCH,
+        Signal::SIGURG,
+        Signal::SIGPIPE,
+        Signal::SIGXCPU,
+        Signal::SIGXFSZ,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGFPE,
+        Signal::SIGILL,
+        Signal::SIGTRAP,
+        Signal::SIGSYS,
     ] {
         set.remove(sig);
     }
     set
 }
 
-/// How long a container may take to stop after a forwarded stop request.
+/// Signals that ask the container to stop: if it has not after GRACE, it is killed.
+const STOP_REQUESTS: [Signal; 4] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
+
+/// How long a container may take to stop after a forwarded signal before
+/// the runtime kills it (PID 1 ignores signals it has no handler for).
 const GRACE: Duration = Duration::from_secs(3);
 
-/// Wait for the child, taking the held signals one at a time with
-/// sigtimedwait(2). One sent to the runtime (`kill`) is passed on to the
-/// container; after a stop request (INT, TERM, HUP, QUIT) the container is
-/// killed if it is still there GRACE later, since its PID 1 ignores signals it
-/// has no handler for. Ctrl-C from the terminal (si_code SI_KERNEL) reached
-/// the container already. step07's init chapter takes this loop apart.
+/// Wait for the child. The signals above are blocked and taken here one at a
+/// time with sigtimedwait(2). Ctrl-C and Ctrl-\ from the terminal
+/// (si_code SI_KERNEL) already reached the container, which is in the same
+/// foreground process group: the runtime lets the container decide. A signal
+/// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
+/// container; after a stop request, it is killed outright if it is still
+/// there GRACE later.
 pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
+    let signals = held_signals();
     let mut deadline: Option<Instant> = None;
     loop {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
@@ -57,18 +83,17 @@ pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
             Err(err) => return Err(err).context("waitpid"),
         }
         let timeout = deadline.map_or(Duration::from_secs(1), |d| d - Instant::now().min(d));
-        match next_signal(&forwarded_signals(), timeout) {
-            Some((sig, code)) if sig != libc::SIGCHLD && code != libc::SI_KERNEL => {
+        if let Some((sig, code)) = next_signal(&signals, timeout) {
+            if sig != libc::SIGCHLD && code != libc::SI_KERNEL {
                 let name = signal_name(sig);
                 narrate(&format!("got {name}: kill({pid}, {name})"));
                 // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
                 // `Signal`, which has no real-time signals.)
                 unsafe { libc::kill(pid.as_raw(), sig) };
-                if [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT].contains(&sig) {
+                if STOP_REQUESTS.iter().any(|&s| s as i32 == sig) {
                     deadline.get_or_insert(Instant::now() + GRACE);
                 }
             }
-            _ => {}
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             narrate(&format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
@@ -76,18 +101,6 @@ pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
             deadline = None;
         }
     }
-}
-
-/// The exit status the runtime exits with, as `docker run` does: the
-/// command's own, or 128+N when signal N killed it.
-pub fn exit_status(status: WaitStatus) -> u8 {
-    let (what, code) = match status {
-        WaitStatus::Exited(_, code) => (format!("child exited with status {code}"), code as u8),
-        WaitStatus::Signaled(_, sig, _) => (format!("child killed by {sig}"), 128 + sig as u8),
-        _ => (format!("child: {status:?}"), 125),
-    };
-    narrate(&what);
-    code
 }
 
 /// The next pending signal of `set` (its number: it may be a real-time one)
@@ -111,3 +124,15 @@ fn signal_name(sig: i32) -> String {
         .map_or_else(|_| format!("SIGRTMIN+{}", sig - libc::SIGRTMIN()), |s| s.to_string())
 }
 // ANCHOR_END: signals
+
+/// The exit status the runtime exits with, as `docker run` does: the
+/// command's own, or 128+N when signal N killed it.
+pub fn exit_status(status: WaitStatus) -> u8 {
+    let (what, code) = match status {
+        WaitStatus::Exited(_, code) => (format!("child exited with status {code}"), code as u8),
+        WaitStatus::Signaled(_, sig, _) => (format!("child killed by {sig}"), 128 + sig as u8),
+        _ => (format!("child: {status:?}"), 125),
+    };
+    narrate(&what);
+    code
+}

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 
+use super::masks::{MASKED_PATHS, READONLY_PATHS};
 use super::*;
 
 #[test]

@@ -22,28 +22,32 @@ pub fn hold() -> anyhow::Result<()> {
 }
 
 // ANCHOR: signals
-/// Every signal but those a fault raises, the job-control ones (Ctrl-Z stops
-/// the runtime and its container together) and SIGKILL, which no process can
-/// hold back: a runtime killed with it cleans up nothing.
+/// Every signal whose default action ends a process, but for those a fault
+/// raises and those that concern the runtime alone (SIGPIPE from its own
+/// writes, SIGXCPU, SIGXFSZ); not the job-control ones either (Ctrl-Z stops
+/// the runtime and its container together). SIGKILL cannot be held back: a
+/// runtime killed with it cleans up nothing.
 fn held_signals() -> SigSet {
     use Signal::*;
     let mut set = SigSet::all();
     for sig in [
-        SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-        SIGTRAP, SIGSYS,
+        SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGWINCH, SIGURG, SIGPIPE, SIGXCPU,
+        SIGXFSZ, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
     ] {
         set.remove(sig);
     }
     set
 }
 
+/// The signals that ask the container to stop.
+const STOP: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
 /// Wait for the child, taking the held signals with sigtimedwait(2). A stop
-/// request (INT, TERM, HUP, QUIT) sent to the runtime kills the container:
-/// SIGKILL to its PID 1 ends its whole PID namespace. Ctrl-C from the terminal
-/// (si_code SI_KERNEL) already reached the container, which decides. Other
-/// signals are dropped; step07 passes them on.
+/// request sent to the runtime kills the container: SIGKILL to its PID 1 ends
+/// its whole PID namespace. Ctrl-C from the terminal (si_code SI_KERNEL)
+/// already reached the container, which decides. Other signals are dropped;
+/// step07 passes them on.
 pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
-    const STOP: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
     loop {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(status),
@@ -52,7 +56,8 @@ pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
         }
         match next_signal(&held_signals(), Duration::from_secs(1)) {
             Some((sig, code)) if STOP.contains(&sig) && code != libc::SI_KERNEL => {
-                narrate(&format!("got signal {sig}: kill({pid}, SIGKILL)"));
+                let name = Signal::try_from(sig).map_or("a stop request", Signal::as_str);
+                narrate(&format!("got {name}: kill({pid}, SIGKILL)"));
                 let _ = kill(pid, Signal::SIGKILL);
             }
             _ => {}
@@ -73,7 +78,8 @@ pub fn exit_status(status: WaitStatus) -> u8 {
     code
 }
 
-/// The next pending signal of `set` and its si_code, or None after `timeout`.
+/// The next pending signal of `set` (its number: it may be a real-time one)
+/// and its si_code, or None after `timeout`.
 fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
     let ts = libc::timespec {
         tv_sec: timeout.as_secs() as libc::time_t,

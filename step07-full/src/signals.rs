@@ -22,59 +22,37 @@ pub fn hold() -> anyhow::Result<()> {
 }
 
 // ANCHOR: signals
-/// The signals the runtime collects while the container runs: SIGCHLD, and
-/// every signal whose default action would end the runtime before it cleans
-/// up (the stop requests, USR1, USR2, ALRM, the real-time signals, …),
-/// which it passes on to the container. Left alone: the job-control signals
-/// (Ctrl-Z stops the runtime with its container, `fg` continues both),
-/// SIGWINCH and SIGURG (ignored by default anyway), SIGPIPE (which Rust
-/// ignores: a write to a closed pipe must not reach the container), SIGXCPU
-/// and SIGXFSZ (about the runtime's own rlimits), and the signals a fault
-/// raises, such as SIGSEGV. SIGKILL cannot be blocked or caught: a runtime
-/// killed with it cleans up nothing.
+/// Every signal whose default action ends a process, but for those a fault
+/// raises and those that concern the runtime alone (SIGPIPE from its own
+/// writes, SIGXCPU, SIGXFSZ); not the job-control ones either (Ctrl-Z stops
+/// the runtime and its container together). SIGKILL cannot be held back: a
+/// runtime killed with it cleans up nothing.
 fn held_signals() -> SigSet {
+    use Signal::*;
     let mut set = SigSet::all();
     for sig in [
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-        Signal::SIGTSTP,
-        Signal::SIGTTIN,
-        Signal::SIGTTOU,
-        Signal::SIGCONT,
-        Signal::SIGWINCH,
-        Signal::SIGURG,
-        Signal::SIGPIPE,
-        Signal::SIGXCPU,
-        Signal::SIGXFSZ,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGFPE,
-        Signal::SIGILL,
-        Signal::SIGTRAP,
-        Signal::SIGSYS,
+        SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGWINCH, SIGURG, SIGPIPE, SIGXCPU,
+        SIGXFSZ, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
     ] {
         set.remove(sig);
     }
     set
 }
 
-/// Signals that ask the container to stop: if it has not after GRACE, it is killed.
-const STOP_REQUESTS: [Signal; 4] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
+/// The signals that ask the container to stop.
+const STOP: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
-/// How long a container may take to stop after a forwarded signal before
-/// the runtime kills it (PID 1 ignores signals it has no handler for).
+/// How long a container may take to stop after a stop request before the
+/// runtime kills it (PID 1 ignores signals it has no handler for).
 const GRACE: Duration = Duration::from_secs(3);
 
-/// Wait for the child. The signals above are blocked and taken here one at a
-/// time with sigtimedwait(2). Ctrl-C and Ctrl-\ from the terminal
-/// (si_code SI_KERNEL) already reached the container, which is in the same
-/// foreground process group: the runtime lets the container decide. A signal
-/// sent to the runtime itself (`kill`, si_code SI_USER) is passed on to the
-/// container; after a stop request, it is killed outright if it is still
-/// there GRACE later.
+/// Wait for the child, taking the held signals with sigtimedwait(2). A signal
+/// sent to the runtime (`kill`, si_code SI_USER) is passed on to the
+/// container; after a stop request, the container is killed if it is still
+/// there GRACE later. Ctrl-C and Ctrl-\ from the terminal (si_code SI_KERNEL)
+/// already reached the container, which is in the same foreground process
+/// group: the runtime lets the container decide.
 pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
-    let signals = held_signals();
     let mut deadline: Option<Instant> = None;
     loop {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
@@ -83,17 +61,18 @@ pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
             Err(err) => return Err(err).context("waitpid"),
         }
         let timeout = deadline.map_or(Duration::from_secs(1), |d| d - Instant::now().min(d));
-        if let Some((sig, code)) = next_signal(&signals, timeout) {
-            if sig != libc::SIGCHLD && code != libc::SI_KERNEL {
+        match next_signal(&held_signals(), timeout) {
+            Some((sig, code)) if sig != libc::SIGCHLD && code != libc::SI_KERNEL => {
                 let name = signal_name(sig);
                 narrate(&format!("got {name}: kill({pid}, {name})"));
                 // SAFETY: kill(2) takes two integers. (nix's `kill` takes a
                 // `Signal`, which has no real-time signals.)
                 unsafe { libc::kill(pid.as_raw(), sig) };
-                if STOP_REQUESTS.iter().any(|&s| s as i32 == sig) {
+                if STOP.contains(&sig) {
                     deadline.get_or_insert(Instant::now() + GRACE);
                 }
             }
+            _ => {}
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             narrate(&format!("still running {GRACE:?} later: kill({pid}, SIGKILL)"));
@@ -101,21 +80,6 @@ pub fn wait_for(pid: Pid) -> anyhow::Result<WaitStatus> {
             deadline = None;
         }
     }
-}
-
-/// The next pending signal of `set` (its number: it may be a real-time one)
-/// and its si_code, or None after `timeout`.
-fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
-    // SAFETY: valid pointers to a sigset, a siginfo_t and a timespec.
-    let sig = unsafe { libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &ts) };
-    // -1: the timeout passed, or EINTR.
-    // SAFETY: sigtimedwait filled `info` when it returned a signal.
-    (sig > 0).then(|| (sig, unsafe { info.assume_init() }.si_code))
 }
 
 /// "SIGTERM", or "SIGRTMIN+3" for a real-time signal.
@@ -135,4 +99,19 @@ pub fn exit_status(status: WaitStatus) -> u8 {
     };
     narrate(&what);
     code
+}
+
+/// The next pending signal of `set` (its number: it may be a real-time one)
+/// and its si_code, or None after `timeout`.
+fn next_signal(set: &SigSet, timeout: Duration) -> Option<(i32, i32)> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+    // SAFETY: valid pointers to a sigset, a siginfo_t and a timespec.
+    let sig = unsafe { libc::sigtimedwait(set.as_ref(), info.as_mut_ptr(), &ts) };
+    // -1: the timeout passed, or EINTR.
+    // SAFETY: sigtimedwait filled `info` when it returned a signal.
+    (sig > 0).then(|| (sig, unsafe { info.assume_init() }.si_code))
 }

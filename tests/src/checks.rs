@@ -3,30 +3,39 @@
 //! learnt in step01 is re-checked in step07.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 use std::time::Duration;
 
-use crate::{host_hostname, outcome, pids_with_argv, unique, wait_for, Stage};
+use assert_cmd::assert::Assert;
+use predicates::prelude::*;
+
+use crate::{
+    error_then_hint, host_hostname, pids_with_argv, stdout_text, tool, unique, wait_for, Checked,
+    Stage,
+};
 
 /// `docker run`'s exit-status rules: the command's own status, 127 for a
 /// command that does not exist, 126 for one that cannot be executed, and
 /// 128+N for a command killed by signal N.
 pub fn exit_status_propagates(stage: &Stage) {
-    let ok = stage.run(&["true"]);
-    assert_eq!(ok.code, Some(0), "{ok:?}");
+    stage.cmd(&["true"]).checked().success();
 
-    let seven = stage.run(&["sh", "-c", "exit 7"]);
-    assert_eq!(seven.code, Some(7), "{seven:?}");
+    stage.cmd(&["sh", "-c", "exit 7"]).checked().code(7);
 
-    let missing = stage.run(&["no-such-command-here"]);
-    assert_eq!(missing.code, Some(127), "{missing:?}");
-    assert!(missing.stderr.contains("error: cannot run no-such-command-here"), "{missing:?}");
-    assert!(missing.stderr.contains("hint:"), "{missing:?}");
+    stage
+        .cmd(&["no-such-command-here"])
+        .checked()
+        .code(127)
+        .stderr(error_then_hint())
+        .stderr(predicate::str::starts_with("error: cannot run no-such-command-here"));
 
     // /etc/passwd exists on the host and in the rootfs, and is not executable.
-    let not_exec = stage.run(&["/etc/passwd"]);
-    assert_eq!(not_exec.code, Some(126), "{not_exec:?}");
-    assert!(not_exec.stderr.contains("Permission denied"), "{not_exec:?}");
+    stage
+        .cmd(&["/etc/passwd"])
+        .checked()
+        .code(126)
+        .stderr(error_then_hint())
+        .stderr(predicate::str::starts_with("error: cannot run /etc/passwd"))
+        .stderr(predicate::str::contains(": Permission denied\n"));
 
     killed_by_signal_is_128_plus_n(stage);
 }
@@ -39,16 +48,12 @@ fn killed_by_signal_is_128_plus_n(stage: &Stage) {
     let secs = format!("60.{}{}", std::process::id(), unique("s").len());
     let secs = unique(&secs).replace('-', "");
     let argv = ["sleep", secs.as_str()];
-    let mut cmd = stage.command(&argv);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawning the stage");
+    let running = stage.start(&argv);
     let pid = wait_for(Duration::from_secs(20), || pids_with_argv(&argv).first().copied())
         .expect("the container's sleep never appeared");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
         .expect("kill -9");
-    let out = child.wait_with_output().expect("waiting for the runtime");
-    assert_eq!(out.status.code(), Some(128 + 9), "{out:?}");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    running.assert().code(128 + 9);
 }
 
 /// Run as an unprivileged user: exit 125, one `error:` line and a `hint:` that
@@ -61,45 +66,42 @@ pub fn not_root_is_refused(stage: &Stage) {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.join(stage.name);
     std::fs::copy(stage.bin(), &bin).unwrap();
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin).args([
-        "run",
-        "--verbose",
-        "true",
-    ]);
-    let out = outcome(cmd);
+    let out = tool("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["run", "--verbose", "true"])
+        .checked();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(out.code, Some(125), "{out:?}");
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert!(lines.iter().any(|l| l.starts_with("error: ") && l.contains("root")), "{out:?}");
     let hint = format!("hint: run it as root: sudo {} run --verbose true", bin.display());
-    assert!(lines.contains(&hint.as_str()), "expected {hint:?} in {out:?}");
-    // Refused before anything was created: the narration never got to a syscall.
-    assert!(!out.stderr.contains("unshare"), "{out:?}");
+    out.code(125)
+        .stderr(predicate::str::is_match(r"(?m)^error: .*root").unwrap())
+        .stderr(predicate::str::contains(format!("\n{hint}\n")))
+        // Refused before anything was created: the narration never got to a syscall.
+        .stderr(predicate::str::contains("unshare").not());
 }
 
 /// Bad command lines: exit 125, one `error:` line and a `hint:`.
 pub fn usage_errors(stage: &Stage) {
     for args in [&["run"][..], &["run", "--no-such-flag", "true"][..], &["frobnicate"][..]] {
-        let out = stage.run_raw(args);
-        assert_eq!(out.code, Some(125), "{args:?}: {out:?}");
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 2, "{args:?}: {out:?}");
-        assert!(lines[0].starts_with("error: "), "{args:?}: {out:?}");
-        assert!(lines[1].starts_with("hint: "), "{args:?}: {out:?}");
+        stage.cmd_raw(args).checked().code(125).stderr(error_then_hint());
     }
     // Everything after COMMAND is the command's, even what looks like a flag.
-    let out = stage.run(&["sh", "-c", "echo \"$0 $1\"", "--verbose", "--hostname"]);
-    assert_eq!(out.stdout, "--verbose --hostname\n", "{out:?}");
+    stage
+        .cmd(&["sh", "-c", "echo \"$0 $1\"", "--verbose", "--hostname"])
+        .checked()
+        .success()
+        .stdout("--verbose --hostname\n");
 }
 
 /// Inside, `hostname NAME` renames the container; the host keeps its name.
 pub fn hostname_change_stays_inside(stage: &Stage) {
     let before = host_hostname();
     let name = unique("box");
-    let out = stage.run(&["sh", "-c", &format!("hostname {name} && hostname")]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(out.stdout.trim(), name, "{out:?}");
+    stage
+        .cmd(&["sh", "-c", &format!("hostname {name} && hostname")])
+        .checked()
+        .success()
+        .stdout(format!("{name}\n"));
     assert_eq!(host_hostname(), before, "the host's hostname changed");
     assert_ne!(before, name);
 }
@@ -111,70 +113,61 @@ pub fn hostname_change_stays_inside(stage: &Stage) {
 /// `--hostname=-x` is the hostname "-x", not an option `-x` of `child`.
 pub fn option_like_values_reach_the_child(stage: &Stage) {
     for name in ["-x", "--verbose"] {
-        let out = stage.run(&[&format!("--hostname={name}"), "hostname"]);
-        assert_eq!((out.code, out.stdout.trim()), (Some(0), name), "{out:?}");
-        assert!(out.stderr.is_empty(), "{out:?}");
+        stage
+            .cmd(&[&format!("--hostname={name}"), "hostname"])
+            .checked()
+            .success()
+            .stdout(format!("{name}\n"))
+            .stderr(predicate::str::is_empty());
     }
 }
 
 pub fn hostname_flag(stage: &Stage) {
     let name = unique("h");
-    let out = stage.run(&["--hostname", &name, "hostname"]);
-    assert_eq!((out.code, out.stdout.trim()), (Some(0), name.as_str()), "{out:?}");
+    stage.cmd(&["--hostname", &name, "hostname"]).checked().success().stdout(format!("{name}\n"));
 
-    let out = stage.run(&["hostname"]);
-    assert_eq!((out.code, out.stdout.trim()), (Some(0), "container"), "{out:?}");
+    stage.cmd(&["hostname"]).checked().success().stdout("container\n");
 
     let long = "a".repeat(65);
-    let out = stage.run(&["--verbose", "--hostname", &long, "true"]);
-    assert_eq!(out.code, Some(125), "{out:?}");
-    assert!(out.stderr.starts_with("error: invalid --hostname"), "{out:?}");
-    assert!(out.stderr.contains("\nhint: "), "{out:?}");
-    assert!(!out.stderr.contains("unshare"), "something was created: {out:?}");
+    stage
+        .cmd(&["--verbose", "--hostname", &long, "true"])
+        .checked()
+        .code(125)
+        .stderr(error_then_hint())
+        .stderr(predicate::str::starts_with("error: invalid --hostname"))
+        // Refused before anything was created: the narration never got to a syscall.
+        .stderr(predicate::str::contains("unshare").not());
 
     let max = "b".repeat(64);
-    let out = stage.run(&["--hostname", &max, "hostname"]);
-    assert_eq!(out.stdout.trim(), max, "{out:?}");
+    stage.cmd(&["--hostname", &max, "hostname"]).checked().success().stdout(format!("{max}\n"));
 }
 
-/// `echo $$` inside: 1 from step03 on (the command is PID 1 of its own PID
-/// namespace), some host PID before.
-pub fn shell_pid(stage: &Stage) -> u32 {
-    let out = stage.run(&["sh", "-c", "echo $$"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    out.stdout.trim().parse().unwrap()
-}
-
-/// The PIDs `ps` lists inside the container.
-pub fn ps_pids(stage: &Stage) -> Vec<u32> {
-    let out = stage.run(&["ps", "-e", "-o", "pid="]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    out.stdout.lines().map(|l| l.trim().parse().unwrap()).collect()
+/// `echo $$` inside, run to a successful end: it prints 1 from step03 on (the
+/// command is PID 1 of its own PID namespace), some host PID before.
+pub fn shell_pid(stage: &Stage) -> Assert {
+    stage.cmd(&["sh", "-c", "echo $$"]).checked().success()
 }
 
 /// From step04 on: `ls /` inside lists exactly the rootfs's top directory.
 pub fn ls_root_is_the_rootfs(stage: &Stage) {
-    let out = stage.run(&["ls", "/"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    let mut inside: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    inside.sort();
     let mut expected: Vec<String> = std::fs::read_dir(crate::rootfs())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
         .collect();
     expected.sort();
-    assert_eq!(inside, expected);
+    let listing: String = expected.iter().map(|name| format!("{name}\n")).collect();
+    stage.cmd(&["ls", "/"]).checked().success().stdout(listing);
 }
 
 /// From step04 on: `ps` sees only the container: the shell (PID 1) and `ps`
 /// itself — two lines — and none of the host's processes.
 pub fn ps_lists_only_the_container(stage: &Stage) {
-    let out = stage.run(&["sh", "-c", "ps -e -o pid=,comm=; true"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    let lines: Vec<Vec<&str>> =
-        out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(lines, vec![vec!["1", "sh"], vec!["2", "ps"]], "{out:?}");
+    stage
+        .cmd(&["sh", "-c", "ps -e -o pid=,comm=; true"])
+        .checked()
+        .success()
+        .stdout(predicate::str::is_match(r"\A *1 +sh\n *2 +ps\n\z").unwrap());
 }
 
 fn mountinfo() -> String {
@@ -185,8 +178,8 @@ fn mountinfo() -> String {
 /// the container saw its own /proc mounted.
 pub fn host_mounts_unchanged(stage: &Stage) {
     let before = mountinfo();
-    let out = stage.run(&["sh", "-c", "grep -c ' /proc ' /proc/self/mountinfo"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
+    // grep fails when it finds no line.
+    stage.cmd(&["sh", "-c", "grep -c ' /proc ' /proc/self/mountinfo"]).checked().success();
     assert_eq!(mountinfo(), before, "the host's mount table changed");
 }
 
@@ -208,12 +201,8 @@ pub fn host_mounts_unchanged_on_shared_root(stage: &Stage) {
         stage.bin().display(),
         quoted.join(" ")
     );
-    let mut cmd = std::process::Command::new("unshare");
     // Private from the real host (unshare's default), then shared inside.
-    cmd.args(["--mount", "bash", "-c", &script]);
-    let out = outcome(cmd);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(out.stdout.lines().next(), Some("SAME"), "{out:?}");
+    tool("unshare").args(["--mount", "bash", "-c", &script]).checked().success().stdout("SAME\n");
 }
 
 /// Every bad `--rootfs` is refused with exit 125, `error:` and `hint:`; a
@@ -223,51 +212,53 @@ pub fn bad_rootfs_is_refused(stage: &Stage) {
     std::fs::write(&file, "x").unwrap();
     let missing = crate::target_dir().join(unique("missing"));
     for bad in [&file, &missing] {
-        let out = stage.run_raw(&["run", "--rootfs", bad.to_str().unwrap(), "true"]);
-        assert_eq!(out.code, Some(125), "{out:?}");
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 2, "{out:?}");
-        assert!(lines[0].starts_with(&format!("error: --rootfs {}", bad.display())), "{out:?}");
-        assert!(lines[1].starts_with("hint: "), "{out:?}");
+        stage
+            .cmd_raw(&["run", "--rootfs", bad.to_str().unwrap(), "true"])
+            .checked()
+            .code(125)
+            .stderr(error_then_hint())
+            .stderr(predicate::str::starts_with(format!("error: --rootfs {}", bad.display())));
     }
     std::fs::remove_file(&file).unwrap();
-    let out = stage.run(&["no-such-tool"]);
-    assert_eq!(out.code, Some(127), "{out:?}");
-    assert!(
-        out.stderr.contains(&format!("in the rootfs {}", crate::rootfs().display())),
-        "{out:?}"
-    );
+    stage
+        .cmd(&["no-such-tool"])
+        .checked()
+        .code(127)
+        .stderr(predicate::str::contains(format!("in the rootfs {}", crate::rootfs().display())));
 }
 
-/// Run the chroot-escape program inside and return its verdict: `ESCAPED` or
-/// `CONFINED`. The marker is a file that exists only on the host, outside the
-/// rootfs; seeing it from inside means the container's root was left behind.
-pub fn escape(stage: &Stage) -> String {
+/// Run the chroot-escape program inside. It prints its verdict, `ESCAPED: …`
+/// (exit 0) or `CONFINED: …` (exit 1). The marker is a file that exists only
+/// on the host, outside the rootfs; seeing it from inside means the
+/// container's root was left behind.
+pub fn chroot_escape(stage: &Stage) -> Assert {
     let marker = crate::target_dir().join(unique("host-only-marker"));
     std::fs::write(&marker, "host").unwrap();
-    let out = stage.run(&["chroot-escape", marker.to_str().unwrap()]);
+    let out = stage.cmd(&["chroot-escape", marker.to_str().unwrap()]).checked();
     std::fs::remove_file(&marker).unwrap();
-    let verdict = out.stdout.split(':').next().unwrap_or("").to_string();
-    match verdict.as_str() {
-        "ESCAPED" => assert_eq!(out.code, Some(0), "{out:?}"),
-        "CONFINED" => assert_eq!(out.code, Some(1), "{out:?}"),
-        _ => panic!("chroot-escape gave no verdict: {out:?}"),
-    }
-    verdict
+    out
+}
+
+/// chroot-escape's verdict when the container's root holds: exit 1, `CONFINED`.
+pub fn chroot_escape_is_confined(stage: &Stage) {
+    chroot_escape(stage).code(1).stdout(predicate::str::starts_with("CONFINED: "));
 }
 
 /// From step05 on: /dev holds the harmless devices and nothing else (no
 /// disks), and they work.
 pub fn dev_is_minimal(stage: &Stage) {
-    let out =
-        stage.run(&["sh", "-c", "ls /dev; echo x > /dev/null && head -c 5 /dev/zero | wc -c"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    let names: Vec<&str> = out.stdout.lines().collect();
-    let expected = [
+    let expected: String = [
         "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
         "urandom", "zero", "5",
-    ];
-    assert_eq!(names, expected, "{out:?}");
+    ]
+    .iter()
+    .map(|line| format!("{line}\n"))
+    .collect();
+    stage
+        .cmd(&["sh", "-c", "ls /dev; echo x > /dev/null && head -c 5 /dev/zero | wc -c"])
+        .checked()
+        .success()
+        .stdout(expected);
 }
 
 /// From step05 on: the container's mount table holds only its own mounts: the
@@ -281,21 +272,21 @@ pub fn mountinfo_has_only_container_mounts(stage: &Stage) {
 /// Step05 and step06 bind the host's device nodes into /dev (each a mount);
 /// step07 makes its own with mknod (none).
 pub fn mountinfo_has_only(stage: &Stage, more: &[&str]) {
-    let out = stage.run(&["cat", "/proc/self/mountinfo"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = stage.cmd(&["cat", "/proc/self/mountinfo"]).checked().success();
+    let mountinfo = stdout_text(&out);
     let mut allowed = vec!["/", "/proc", "/dev", "/dev/pts", "/dev/shm"];
     if stage.number() < 7 {
         allowed.extend(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]);
         allowed.push("/dev/tty");
     }
-    let points: Vec<&str> = out.stdout.lines().map(|l| l.split(' ').nth(4).unwrap()).collect();
+    let points: Vec<&str> = mountinfo.lines().map(|l| l.split(' ').nth(4).unwrap()).collect();
     for needed in &allowed {
-        assert!(points.contains(needed), "{needed} is not mounted inside: {out:?}");
+        assert!(points.contains(needed), "{needed} is not mounted inside: {out}");
     }
     // `more` may list masks for /proc files this kernel does not have.
     allowed.extend(more);
     for point in &points {
-        assert!(allowed.contains(point), "host mount {point} visible inside: {out:?}");
+        assert!(allowed.contains(point), "host mount {point} visible inside: {out}");
     }
 }
 
@@ -317,8 +308,7 @@ pub fn rootfs_left_as_found(stage: &Stage) {
         listing(&root).into_iter().filter(|n| !n.starts_with(".pivot_root.")).collect()
     };
     let (before, dev) = (top(), listing(&root.join("dev")));
-    let out = stage.run(&["true"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
+    stage.cmd(&["true"]).checked().success();
     assert_eq!(top(), before);
     assert_eq!(listing(&root.join("dev")), dev);
     assert!(dev.is_empty(), "the rootfs's own /dev has entries: {dev:?}");
@@ -400,9 +390,12 @@ pub fn signal_mask_is_clean(stage: &Stage) {
 /// run (it would be in the host's namespaces) and the host keeps its name.
 pub fn child_is_refused_outside_run(stage: &Stage) {
     let before = host_hostname();
-    let out = stage.run_raw(&["child", "--hostname", "renamed-by-hand", "true"]);
-    assert_eq!(out.code, Some(125), "{out:?}");
-    assert!(out.stderr.starts_with("error: `child` is the runtime's internal half"), "{out:?}");
+    stage
+        .cmd_raw(&["child", "--hostname", "renamed-by-hand", "true"])
+        .checked()
+        .code(125)
+        .stderr(error_then_hint())
+        .stderr(predicate::str::starts_with("error: `child` is the runtime's internal half"));
     assert_eq!(host_hostname(), before);
 }
 
@@ -451,8 +444,6 @@ pub fn sub_cgroups_are_removed_too(stage: &Stage) {
         // The sleep (the container's PID 1) moves into the deepest one.
         std::fs::write(sub.join("cgroup.procs"), &sleep).unwrap();
     }
-    let out = running.finish();
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(!out.stderr.contains("could not remove"), "{out:?}");
-    assert_eq!(leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{out:?}");
+    let out = running.assert().success().stderr(predicate::str::contains("could not remove").not());
+    assert_eq!(leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{out}");
 }

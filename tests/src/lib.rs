@@ -1,15 +1,23 @@
 //! The harness every integration test shares: the root gate, the stage
 //! binaries (built on first use, so `cargo test` works on a fresh clone), the
-//! rootfs fixture (built once, under a lock) and a runner with a timeout.
+//! rootfs fixture (built once, under a lock), `assert_cmd` commands with a
+//! timeout, and containers started in the background.
 //!
 //! Tests never call unshare themselves (the test process is multi-threaded):
 //! they spawn the stage binaries and look at the result from outside, the way a
-//! learner would.
+//! learner would. What a learner checks by eye (exit status, output, the
+//! `error:` and `hint:` lines) a test checks with `assert_cmd` and
+//! `predicates`:
+//!
+//! ```ignore
+//! stage.cmd(&["sh", "-c", "exit 7"]).checked().code(7);
+//! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod checks;
 pub mod transcript;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -17,6 +25,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use assert_cmd::assert::{Assert, OutputAssertExt};
+use predicates::prelude::*;
+use predicates::str::RegexPredicate;
 
 /// How long any one container run may take before the test kills it.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -157,17 +169,64 @@ impl Stage {
         Running::spawn(self.command(args))
     }
 
-    /// Run `<stage> run <base options> <args…>` to the end (or the timeout).
+    /// Run `<stage> run <base options> <args…>` to the end (or the timeout),
+    /// for a test that reads the outcome as data rather than asserting on it.
     pub fn run(&self, args: &[&str]) -> Outcome {
         outcome(self.command(args))
     }
 
-    /// The same, without the base options (for tests of bad input).
-    pub fn run_raw(&self, args: &[&str]) -> Outcome {
-        let mut cmd = Command::new(self.bin());
-        cmd.args(args);
-        outcome(cmd)
+    /// `<stage> run <base options> <args…>` as an `assert_cmd` command with
+    /// the harness timeout: `stage.cmd(&["true"]).checked().success()`.
+    pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::from_std(self.command(args));
+        cmd.timeout(TIMEOUT);
+        cmd
     }
+
+    /// The stage binary with exactly `args`: no `run`, no base options (for
+    /// tests of bad input).
+    pub fn cmd_raw(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = tool(self.bin());
+        cmd.args(args);
+        cmd
+    }
+}
+
+/// A host program (`setpriv`, `unshare`, `sh`) that runs a stage for a test,
+/// as an `assert_cmd` command with the harness timeout.
+pub fn tool(program: impl AsRef<OsStr>) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(program);
+    cmd.timeout(TIMEOUT);
+    cmd
+}
+
+/// `assert_cmd`'s `assert()`, plus the one thing every run must hold: the
+/// runtime never panics.
+pub trait Checked {
+    fn checked(&mut self) -> Assert;
+}
+
+impl Checked for assert_cmd::Command {
+    #[track_caller]
+    fn checked(&mut self) -> Assert {
+        self.assert().stderr(never_panicked())
+    }
+}
+
+/// Stderr without the marks of a Rust panic.
+fn never_panicked() -> impl Predicate<str> {
+    predicate::str::contains("panicked").not().and(predicate::str::contains("RUST_BACKTRACE").not())
+}
+
+/// Exactly two lines, `error: …` then `hint: …`: how every stage refuses
+/// what the learner can fix.
+pub fn error_then_hint() -> RegexPredicate {
+    predicate::str::is_match(r"\Aerror: .*\nhint: .*\n\z").unwrap()
+}
+
+/// The output an `Assert` holds, as text, for a test that parses it.
+pub fn stdout_text(assert: &Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
 }
 
 /// Run `cmd` with the harness timeout and check the one thing every run must
@@ -180,32 +239,29 @@ pub fn outcome(cmd: Command) -> Outcome {
     checked(out)
 }
 
-/// Wait for a runtime spawned by hand (stdout and stderr piped), checked.
-pub fn finish_child(child: std::process::Child) -> Outcome {
-    checked(child.wait_with_output().expect("waiting for the runtime"))
-}
-
 fn checked(out: std::process::Output) -> Outcome {
     let outcome = Outcome {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    assert!(!outcome.stderr.contains("panicked"), "the runtime panicked: {outcome:?}");
-    assert!(!outcome.stderr.contains("RUST_BACKTRACE"), "the runtime panicked: {outcome:?}");
+    assert!(never_panicked().eval(&outcome.stderr), "the runtime panicked: {outcome:?}");
     outcome
 }
 
 /// A container started in the background.
 pub struct Running {
     pub runtime: std::process::Child,
+    /// How it was started, for failure messages.
+    command: String,
 }
 
 impl Running {
     /// Spawn `cmd` with stdout and stderr piped.
     pub fn spawn(mut cmd: Command) -> Running {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        Running { runtime: cmd.spawn().expect("spawning the stage binary") }
+        let command = format!("{cmd:?}");
+        Running { runtime: cmd.spawn().expect("spawning the stage binary"), command }
     }
 
     /// The host PID of the runtime's child (the container's first process),
@@ -226,6 +282,14 @@ impl Running {
     /// Wait for the runtime to exit.
     pub fn finish(self) -> Outcome {
         checked(self.runtime.wait_with_output().expect("waiting for the runtime"))
+    }
+
+    /// Wait for the runtime to exit, and assert on what it gave back as
+    /// `Checked::checked` does: `running.assert().code(137)`.
+    #[track_caller]
+    pub fn assert(self) -> Assert {
+        let out = self.runtime.wait_with_output().expect("waiting for the runtime");
+        out.assert().append_context("command", self.command).stderr(never_panicked())
     }
 }
 

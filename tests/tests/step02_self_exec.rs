@@ -1,6 +1,7 @@
 //! step02-self-exec: the runtime re-executes itself to set the hostname.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use container_tests::{checks, root_or_skip, root_tests, Stage};
+use predicates::prelude::*;
 
 fn stage() -> Stage {
     Stage::new("step02-self-exec")
@@ -19,6 +20,8 @@ root_tests!(stage();
 #[test]
 fn no_pid_namespace_yet() {
     if root_or_skip("step02 pid") {
-        assert_ne!(checks::shell_pid(&stage()), 1);
+        checks::shell_pid(&stage())
+            .stdout(predicate::str::is_match(r"\A[1-9][0-9]*\n\z").unwrap())
+            .stdout(predicate::ne("1\n"));
     }
 }

@@ -1,6 +1,7 @@
 //! step04-chroot: a mount namespace, chroot into the rootfs, a fresh /proc.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use container_tests::{checks, root_or_skip, root_tests, Stage};
+use predicates::prelude::*;
 
 fn stage() -> Stage {
     Stage::with_rootfs("step04-chroot")
@@ -24,13 +25,13 @@ root_tests!(stage();
 #[test]
 fn chroot_can_be_escaped() {
     if root_or_skip("step04 escape") {
-        assert_eq!(checks::escape(&stage()), "ESCAPED");
+        checks::chroot_escape(&stage()).code(0).stdout(predicate::str::starts_with("ESCAPED: "));
     }
 }
 
 #[test]
 fn command_is_still_pid_1() {
     if root_or_skip("step04 pid 1") {
-        assert_eq!(checks::shell_pid(&stage()), 1);
+        checks::shell_pid(&stage()).stdout("1\n");
     }
 }

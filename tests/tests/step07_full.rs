@@ -8,11 +8,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use assert_cmd::assert::Assert;
 use container_tests::{
-    checks, pids_with_argv, root_or_skip, root_tests, unique, unique_secs, wait_for, Running, Stage,
+    checks, error_then_hint, pids_with_argv, root_or_skip, root_tests, stdout_text, tool, unique,
+    unique_secs, wait_for, Checked, Running, Stage,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use predicates::prelude::*;
 
 fn stage() -> Stage {
     Stage::with_rootfs("step07-full")
@@ -93,16 +96,11 @@ fn ipc_objects_are_invisible_both_ways() {
         .find(|l| l.split_whitespace().nth(1) == Some(host_id.as_str()))
         .and_then(|l| l.split_whitespace().next().map(str::to_string))
         .expect("our host queue is not listed on the host");
-    let out = stage_net_none().run(&["sh", "-c", "ipcs -q; ipcmk -Q; ipcs -q"]);
+    let out = stage_net_none().cmd(&["sh", "-c", "ipcs -q; ipcmk -Q; ipcs -q"]).checked();
     Command::new("ipcrm").args(["-q", &host_id]).status().unwrap();
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(
-        !out.stdout.contains(&host_key),
-        "the host's queue {host_key} is visible inside: {out:?}"
-    );
+    let out = out.success().stdout(predicate::str::contains(host_key).not());
     // ...and the one made inside is not visible on the host.
-    let inside_key = out
-        .stdout
+    let inside_key = stdout_text(&out)
         .lines()
         .filter(|l| l.starts_with("0x"))
         .map(|l| l.split_whitespace().next().unwrap().to_string())
@@ -114,22 +112,23 @@ fn ipc_objects_are_invisible_both_ways() {
 #[test]
 fn net_none_has_only_lo_up() {
     if root_or_skip("step07 --net none") {
-        let out = stage_net_none().run(&["ip", "-o", "link"]);
-        assert_eq!(out.code, Some(0), "{out:?}");
-        let lines: Vec<&str> = out.stdout.lines().collect();
-        assert_eq!(lines.len(), 1, "{out:?}");
-        assert!(lines[0].starts_with("1: lo: <LOOPBACK,UP,LOWER_UP>"), "{out:?}");
+        stage_net_none()
+            .cmd(&["ip", "-o", "link"])
+            .checked()
+            .success()
+            .stdout(predicate::str::is_match(r"\A1: lo: <LOOPBACK,UP,LOWER_UP>.*\n\z").unwrap());
     }
 }
 
 #[test]
 fn bridge_gives_eth0_an_address_and_a_default_route() {
     if root_or_skip("step07 bridge") {
-        let out = stage().run(&["sh", "-c", "ip -4 -o addr show eth0; ip route"]);
-        assert_eq!(out.code, Some(0), "{out:?}");
-        let addr = parse_addr(out.stdout.lines().next().unwrap());
-        assert!(addr.starts_with("10.201.0."), "{out:?}");
-        assert!(out.stdout.contains("default via 10.201.0.1 dev eth0"), "{out:?}");
+        stage()
+            .cmd(&["sh", "-c", "ip -4 -o addr show eth0; ip route"])
+            .checked()
+            .success()
+            .stdout(predicate::str::is_match(r"\A[0-9]+: eth0 +inet 10\.201\.0\.[0-9]+/").unwrap())
+            .stdout(predicate::str::contains("default via 10.201.0.1 dev eth0"));
     }
 }
 
@@ -141,8 +140,7 @@ fn host_reaches_a_server_in_a_container() {
     let (server, addr) = start_server("hello-from-the-container");
     assert_eq!(fetch(&addr), "hello-from-the-container\n");
     let init = server.child_pid();
-    let out = server.finish();
-    assert_eq!(out.code, Some(0), "{out:?}");
+    server.assert().success();
     assert!(!host_link_exists(init), "cfs{init} left behind");
 }
 
@@ -152,11 +150,12 @@ fn containers_reach_each_other() {
         return;
     }
     let (server, addr) = start_server("hello-neighbour");
-    let client = stage().run(&["sh", "-c", &format!("nc -w 5 {addr} 7777 </dev/null")]);
-    assert_eq!(client.code, Some(0), "{client:?}");
-    assert_eq!(client.stdout, "hello-neighbour\n", "{client:?}");
-    let out = server.finish();
-    assert_eq!(out.code, Some(0), "{out:?}");
+    stage()
+        .cmd(&["sh", "-c", &format!("nc -w 5 {addr} 7777 </dev/null")])
+        .checked()
+        .success()
+        .stdout("hello-neighbour\n");
+    server.assert().success();
 }
 
 #[test]
@@ -175,9 +174,8 @@ fn twenty_concurrent_containers_get_distinct_addresses_and_leave_nothing() {
     let mut seen = Vec::new();
     for (r, init) in running {
         let runtime = r.runtime.id() as i32;
-        let out = r.finish();
-        assert_eq!(out.code, Some(0), "{out:?}");
-        let addr = parse_addr(out.stdout.lines().next().unwrap());
+        let out = r.assert().success();
+        let addr = parse_addr(stdout_text(&out).lines().next().unwrap());
         assert!(!host_link_exists(init), "cfs{init} left behind");
         assert!(!lease_held_by(&addr, &[init, runtime]), "the lease of {addr} was not released");
         seen.push(addr);
@@ -194,25 +192,24 @@ fn init_is_pid_1_and_reaps_zombies() {
         return;
     }
     let stage = stage_net_none();
-    let out = stage.run(&["sh", "-c", "echo $$; cat /proc/1/comm"]);
-    assert_eq!(out.stdout, "2\ninit\n", "{out:?}");
+    stage.cmd(&["sh", "-c", "echo $$; cat /proc/1/comm"]).checked().success().stdout("2\ninit\n");
     // A backgrounded sleep in a subshell is orphaned at once and re-parented
     // to PID 1; once it exits, only init's wait() makes it go away.
     let script = "(sleep 0.2 &); sleep 1; ps -e -o pid=,ppid=,stat=,comm=";
-    let out = stage.run(&["sh", "-c", script]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(
-        !out.stdout
-            .lines()
-            .any(|l| l.split_whitespace().nth(2).is_some_and(|s| s.starts_with('Z'))),
-        "a zombie: {out:?}"
-    );
+    let a_zombie = |ps: &str| {
+        ps.lines().any(|l| l.split_whitespace().nth(2).is_some_and(|stat| stat.starts_with('Z')))
+    };
+    stage
+        .cmd(&["sh", "-c", script])
+        .checked()
+        .success()
+        .stdout(predicate::function(a_zombie).fn_name("a_zombie").not());
     // The orphan really was there to reap: while it lives, its parent is 1.
-    let out = stage.run(&["sh", "-c", "(sleep 2 &); sleep 0.5; ps -o ppid=,comm= -e | grep sleep"]);
-    assert!(
-        out.stdout.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "sleep"]),
-        "{out:?}"
-    );
+    stage
+        .cmd(&["sh", "-c", "(sleep 2 &); sleep 0.5; ps -o ppid=,comm= -e | grep sleep"])
+        .checked()
+        .success()
+        .stdout(predicate::str::is_match(r"(?m)^ *1 +sleep$").unwrap());
 }
 
 #[test]
@@ -234,6 +231,29 @@ fn signals_are_forwarded_to_the_command() {
     let out = running.finish();
     assert_eq!(rest, "got-usr1\n", "{out:?}");
     assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+/// A signal sent to the runtime is passed on, through init, to the command
+/// (step06 dropped it), and the cgroup is removed when the command ends.
+#[test]
+fn usr1_to_the_runtime_reaches_the_command_and_leaves_nothing() {
+    if !root_or_skip("step07 usr1 to the runtime") {
+        return;
+    }
+    let script = "trap 'echo got-usr1; exit 5' USR1; echo ready; while :; do sleep 0.1; done";
+    let mut running = stage_net_none().start(&["--pids", "10", "sh", "-c", script]);
+    let name = running.cgroup_name();
+    let mut stdout = BufReader::new(running.runtime.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    kill(Pid::from_raw(running.runtime.id() as i32), Signal::SIGUSR1).unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let out = running.finish();
+    assert_eq!(rest, "got-usr1\n", "{out:?}");
+    assert_eq!(out.code, Some(5), "{out:?}");
+    assert_eq!(checks::leftover_cgroups(&name), Vec::<std::path::PathBuf>::new());
 }
 
 #[test]
@@ -300,26 +320,28 @@ fn environment_is_clean_and_e_adds_or_copies() {
     if !root_or_skip("step07 env") {
         return;
     }
-    let mut cmd = stage_net_none().command(&[
-        "--hostname",
-        "envbox",
-        "-e",
-        "GREETING=hello=world",
-        "-e",
-        "HOME=/home/override",
-        "-e",
-        "CFS_FROM_CALLER",
-        "-e",
-        "CFS_NOT_SET_ANYWHERE",
-        "env",
-    ]);
-    cmd.env_clear()
+    let out = stage_net_none()
+        .cmd(&[
+            "--hostname",
+            "envbox",
+            "-e",
+            "GREETING=hello=world",
+            "-e",
+            "HOME=/home/override",
+            "-e",
+            "CFS_FROM_CALLER",
+            "-e",
+            "CFS_NOT_SET_ANYWHERE",
+            "env",
+        ])
+        .env_clear()
         .env("TERM", "xterm-test")
         .env("CFS_FROM_CALLER", "copied")
-        .env("SECRET", "host-only");
-    let out = container_tests::outcome(cmd);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    let mut vars: Vec<&str> = out.stdout.lines().collect();
+        .env("SECRET", "host-only")
+        .checked()
+        .success();
+    let env = stdout_text(&out);
+    let mut vars: Vec<&str> = env.lines().collect();
     vars.sort();
     assert_eq!(
         vars,
@@ -331,10 +353,13 @@ fn environment_is_clean_and_e_adds_or_copies() {
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "TERM=xterm-test",
         ],
-        "{out:?}"
+        "{out}"
     );
-    let bad = stage_net_none().run_raw(&["run", "-e", "=oops", "true"]);
-    assert_eq!(bad.code, Some(125), "{bad:?}");
+    stage_net_none()
+        .cmd_raw(&["run", "-e", "=oops", "true"])
+        .checked()
+        .code(125)
+        .stderr(error_then_hint());
 }
 
 #[test]
@@ -347,12 +372,14 @@ fn capabilities_are_dockers_default_minus_mknod() {
     let bits = [0u32, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 29, 31];
     let mask = bits.iter().fold(0u64, |m, b| m | (1 << b));
     let expected = format!("{mask:016x}");
-    let out = stage_net_none().run(&["grep", "-E", "^(Cap|NoNewPrivs)", "/proc/self/status"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
+    let mut out = stage_net_none()
+        .cmd(&["grep", "-E", "^(Cap|NoNewPrivs)", "/proc/self/status"])
+        .checked()
+        .success();
     for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
-        assert!(out.stdout.contains(&format!("{set}:\t{expected}\n")), "{set}: {out:?}");
+        out = out.stdout(predicate::str::contains(format!("{set}:\t{expected}\n")));
     }
-    assert!(out.stdout.contains("NoNewPrivs:\t1\n"), "{out:?}");
+    out.stdout(predicate::str::contains("NoNewPrivs:\t1\n"));
 }
 
 #[test]
@@ -361,14 +388,15 @@ fn hardening_blocks_mounts_kernel_knobs_and_disks() {
         return;
     }
     let stage = stage_net_none();
+    // Refused, and not silently.
     let fails = |script: &str| {
-        let out = stage.run(&["sh", "-c", script]);
-        assert_ne!(out.code, Some(0), "{script:?} succeeded inside: {out:?}");
-        assert!(!out.stderr.is_empty(), "{script:?} failed silently: {out:?}");
-        out
+        stage
+            .cmd(&["sh", "-c", script])
+            .checked()
+            .failure()
+            .stderr(predicate::str::is_empty().not())
     };
-    let out = fails("mount -t tmpfs x /tmp");
-    assert!(out.stderr.contains("permission denied"), "{out:?}");
+    fails("mount -t tmpfs x /tmp").stderr(predicate::str::contains("permission denied"));
     fails("echo 1 > /proc/sys/kernel/domainname");
     fails("touch /sys/kernel/x");
     if Path::new("/proc/sysrq-trigger").exists() {
@@ -379,10 +407,13 @@ fn hardening_blocks_mounts_kernel_knobs_and_disks() {
     let root_dev = nix::sys::stat::stat("/").unwrap().st_dev;
     let (major, minor) = (nix::sys::stat::major(root_dev), nix::sys::stat::minor(root_dev));
     fails(&format!("mknod /tmp/disk b {major} {minor}"));
-    let out =
-        stage.run(&["sh", "-c", "ls -l /dev | grep '^b'; cat /proc/keys /proc/timer_list | wc -c"]);
-    assert_eq!(out.stdout, "0\n", "block devices or unmasked files inside: {out:?}");
-    assert_eq!(checks::escape(&stage), "CONFINED");
+    // No block devices, and the masked files read as empty.
+    stage
+        .cmd(&["sh", "-c", "ls -l /dev | grep '^b'; cat /proc/keys /proc/timer_list | wc -c"])
+        .checked()
+        .success()
+        .stdout("0\n");
+    checks::chroot_escape_is_confined(&stage);
 }
 
 #[test]
@@ -390,9 +421,11 @@ fn cgroup_limits_still_hold() {
     if !root_or_skip("step07 cgroups") {
         return;
     }
-    let out = stage_net_none().run(&["--pids", "20", "--memory", "32M", "tail", "/dev/zero"]);
-    assert_eq!(out.code, Some(137), "{out:?}");
-    assert!(out.stderr.starts_with("error: the container was killed for memory"), "{out:?}");
+    stage_net_none()
+        .cmd(&["--pids", "20", "--memory", "32M", "tail", "/dev/zero"])
+        .checked()
+        .code(137)
+        .stderr(predicate::str::starts_with("error: the container was killed for memory"));
     // In its cgroup, as the host sees it (inside, its cgroup namespace shows `/`).
     let running = stage_net_none().start(&["--pids", "7", "sleep", "2"]);
     let want = format!("containers-from-scratch/{}", running.cgroup_name());
@@ -402,7 +435,7 @@ fn cgroup_limits_still_hold() {
         cgroup.contains(&want).then_some(cgroup)
     });
     assert!(seen.is_some(), "init never joined {want}");
-    assert_eq!(running.finish().code, Some(0));
+    running.assert().success();
 }
 
 #[test]
@@ -452,9 +485,11 @@ fn earlier_lessons_hold() {
     checks::hostname_flag(&stage);
     // Without CAP_SYS_ADMIN the container cannot even rename itself.
     let before = container_tests::host_hostname();
-    let out = stage.run(&["hostname", "renamed"]);
-    assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.stderr.contains("you must be root"), "{out:?}");
+    stage
+        .cmd(&["hostname", "renamed"])
+        .checked()
+        .code(1)
+        .stderr(predicate::str::contains("you must be root"));
     assert_eq!(container_tests::host_hostname(), before);
     checks::ls_root_is_the_rootfs(&stage);
     checks::host_mounts_unchanged(&stage);
@@ -484,10 +519,11 @@ fn earlier_lessons_hold() {
         "/proc/slabinfo",
     ];
     checks::mountinfo_has_only(&stage, &masks);
-    let out = stage.run(&["sh", "-c", "ps -e -o pid=,comm=; true"]);
-    let lines: Vec<Vec<&str>> =
-        out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(lines, vec![vec!["1", "init"], vec!["2", "sh"], vec!["3", "ps"]], "{out:?}");
+    stage
+        .cmd(&["sh", "-c", "ps -e -o pid=,comm=; true"])
+        .checked()
+        .success()
+        .stdout(predicate::str::is_match(r"\A *1 +init\n *2 +sh\n *3 +ps\n\z").unwrap());
 }
 
 #[test]
@@ -510,17 +546,21 @@ fn supplementary_groups_are_not_inherited() {
     }
     // Started by a root that is in groups 6 (disk) and 27: step06 passes them
     // on to the command, step07 clears them.
+    // (/proc/<pid>/status ends the list with a space, even an empty one.)
     let in_groups = |stage: &Stage| {
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--groups", "6,27", "--"]).arg(stage.bin()).arg("run").args(&stage.base);
-        cmd.args(["grep", "^Groups:", "/proc/self/status"]);
-        let out = container_tests::outcome(cmd);
-        assert_eq!(out.code, Some(0), "{out:?}");
-        out.stdout.split_whitespace().skip(1).map(str::to_string).collect::<Vec<_>>()
+        tool("setpriv")
+            .args(["--groups", "6,27", "--"])
+            .arg(stage.bin())
+            .arg("run")
+            .args(&stage.base)
+            .args(["grep", "^Groups:", "/proc/self/status"])
+            .checked()
+            .success()
     };
+    // The setpriv wrapper works: step06 keeps them.
     let step06 = Stage::with_rootfs("step06-cgroups");
-    assert_eq!(in_groups(&step06), ["6", "27"], "the setpriv wrapper works");
-    assert_eq!(in_groups(&stage_net_none()), Vec::<String>::new());
+    in_groups(&step06).stdout(predicate::str::is_match(r"\AGroups:\t6 27 ?\n\z").unwrap());
+    in_groups(&stage_net_none()).stdout(predicate::str::is_match(r"\AGroups:\t ?\n\z").unwrap());
 }
 
 #[test]
@@ -529,22 +569,29 @@ fn env_values_that_look_like_options_reach_the_command() {
         return;
     }
     // A value, and a whole KEY=VALUE, that start with dashes.
-    let out = stage_net_none().run(&["-e", "K=--v", "--env=-K=-v", "env"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert!(lines.contains(&"K=--v") && lines.contains(&"-K=-v"), "{out:?}");
-    assert!(!out.stderr.contains("EPIPE"), "{out:?}");
+    stage_net_none()
+        .cmd(&["-e", "K=--v", "--env=-K=-v", "env"])
+        .checked()
+        .success()
+        .stdout(predicate::str::is_match(r"(?m)^K=--v$").unwrap())
+        .stdout(predicate::str::is_match(r"(?m)^-K=-v$").unwrap())
+        .stderr(predicate::str::contains("EPIPE").not());
 }
 
 /// `stage`'s runtime started by a shell that first opens `fds` (each
 /// `(number, directory)`) for reading, as `7</some/dir` would.
-fn run_with_fds(stage: &Stage, fds: &[(u32, &Path)], args: &[&str]) -> container_tests::Outcome {
+fn run_with_fds(stage: &Stage, fds: &[(u32, &Path)], args: &[&str]) -> Assert {
     let opens: String =
         fds.iter().map(|(n, dir)| format!("exec {n}<'{}'; ", dir.display())).collect();
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(format!("{opens}exec \"$@\"")).arg("sh");
-    cmd.arg(stage.bin()).arg("run").args(&stage.base).args(args);
-    container_tests::outcome(cmd)
+    tool("sh")
+        .arg("-c")
+        .arg(format!("{opens}exec \"$@\""))
+        .arg("sh")
+        .arg(stage.bin())
+        .arg("run")
+        .args(&stage.base)
+        .args(args)
+        .checked()
 }
 
 /// A host directory with a marker file in it, removed on drop.
@@ -574,14 +621,14 @@ fn inherited_descriptors_do_not_reach_the_command() {
     // With the bridge network: the runtime's netlink sockets and ready pipe
     // must be gone too. ls lists its own descriptors: 0 1 2, and 3 for the
     // directory it reads.
-    let out = run_with_fds(
+    run_with_fds(
         &stage(),
         &[(7, &host.0)],
         &["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; cat /proc/self/fd/7/marker"],
-    );
-    assert_eq!(out.stdout, "0 1 2 3 ", "{out:?}");
-    assert!(out.stderr.contains("/proc/self/fd/7/marker: No such file"), "{out:?}");
-    assert_eq!(out.code, Some(1), "{out:?}");
+    )
+    .code(1)
+    .stdout("0 1 2 3 ")
+    .stderr(predicate::str::contains("/proc/self/fd/7/marker: No such file"));
 }
 
 #[test]
@@ -591,14 +638,14 @@ fn preserve_fds_passes_those_on_purpose_and_no_others() {
     }
     let host = HostDir::new();
     let script = "cat /proc/self/fd/3/marker; ls /proc/self/fd | tr '\\n' ' '";
-    let out = run_with_fds(
+    // 3 passed on, 4 closed (ls's own directory is then 4).
+    run_with_fds(
         &stage_net_none(),
         &[(3, &host.0), (4, &host.0)],
         &["--preserve-fds", "1", "sh", "-c", script],
-    );
-    assert_eq!(out.code, Some(0), "{out:?}");
-    // 3 passed on, 4 closed (ls's own directory is then 4).
-    assert_eq!(out.stdout, "only on the host\n0 1 2 3 4 ", "{out:?}");
+    )
+    .success()
+    .stdout("only on the host\n0 1 2 3 4 ");
 }
 
 #[test]
@@ -607,12 +654,12 @@ fn bad_preserve_fds_is_refused_before_anything_is_created() {
         return;
     }
     for value in ["-1", "x", "5"] {
-        let out = stage_net_none().run(&["--verbose", "--preserve-fds", value, "true"]);
-        assert_eq!(out.code, Some(125), "{value}: {out:?}");
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 2, "{value}: {out:?}");
-        assert!(lines[0].starts_with("error: ") && lines[0].contains("preserve-fds"), "{out:?}");
-        assert!(lines[1].starts_with("hint: "), "{value}: {out:?}");
+        stage_net_none()
+            .cmd(&["--verbose", "--preserve-fds", value, "true"])
+            .checked()
+            .code(125)
+            .stderr(error_then_hint())
+            .stderr(predicate::str::is_match(r"\Aerror: .*preserve-fds").unwrap());
     }
 }
 
@@ -625,29 +672,39 @@ fn init_is_not_dumpable_and_starts_with_no_caller_environment() {
     // container (ptrace goes through the same check as /proc/1/mem).
     let script =
         "cat /proc/1/environ; ls -l /proc/1/exe >/dev/null; head -c 1 /proc/1/mem >/dev/null; echo \"copied: $SECRET\"";
-    let mut cmd = stage_net_none().command(&["-e", "SECRET", "sh", "-c", script]);
-    cmd.env("SECRET", "hunter2").env("OTHER_SECRET", "swordfish");
-    let out = container_tests::outcome(cmd);
-    assert_eq!(out.stdout, "copied: hunter2\n", "{out:?}");
+    let mut out = stage_net_none()
+        .cmd(&["-e", "SECRET", "sh", "-c", script])
+        .env("SECRET", "hunter2")
+        .env("OTHER_SECRET", "swordfish")
+        .checked()
+        .success()
+        .stdout("copied: hunter2\n");
     for path in ["/proc/1/environ", "/proc/1/exe", "/proc/1/mem"] {
-        let denied =
-            out.stderr.lines().any(|l| l.contains(path) && l.ends_with("Permission denied"));
-        assert!(denied, "{path} was not denied: {out:?}");
+        let denied = format!("(?m)^.*{path}.*Permission denied$");
+        out = out.stderr(predicate::str::is_match(denied).unwrap());
     }
     // From the host, as root: init's environment holds nothing of the caller's.
-    let mut cmd = stage_net_none().command(&["sleep", "3"]);
+    let secs = unique_secs(3);
+    let mut cmd = stage_net_none().command(&["sleep", &secs]);
     cmd.env("OTHER_SECRET", "swordfish");
     let running = container_tests::Running::spawn(cmd);
+    // Once init runs the command: until its exec, the runtime's child is a
+    // copy of the runtime, with the caller's environment.
+    wait_for(Duration::from_secs(20), || pids_with_argv(&["sleep", &secs]).first().copied())
+        .expect("the container's sleep never appeared");
     let init = running.child_pid();
     let environ = std::fs::read(format!("/proc/{init}/environ")).unwrap();
     // ptrace of init: refused because init is not dumpable, filter or not.
     for seccomp in ["default", "unconfined"] {
-        let out = stage_net_none().run(&["--seccomp", seccomp, "syscall-probe", "ptrace-init"]);
-        assert_eq!(out.stdout, "ptrace-init: EPERM\n", "--seccomp {seccomp}: {out:?}");
+        stage_net_none()
+            .cmd(&["--seccomp", seccomp, "syscall-probe", "ptrace-init"])
+            .checked()
+            .success()
+            .stdout("ptrace-init: EPERM\n");
     }
     let environ = String::from_utf8_lossy(&environ);
     assert!(!environ.contains("swordfish") && !environ.contains("PATH="), "{environ:?}");
-    assert_eq!(running.finish().code, Some(0));
+    running.assert().success();
 }
 
 #[test]
@@ -667,20 +724,22 @@ fn device_nodes_are_the_containers_own() {
         "mknod {0} c 1 3 && chmod 666 {0} && mount --bind {0} /dev/null && exec \"$@\"",
         standin.display()
     );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh"]);
-    cmd.arg(stage_net_none().bin()).arg("run").args(&stage_net_none().base);
-    cmd.args(["sh", "-c", inside]);
-    let out = container_tests::outcome(cmd);
+    let out = tool("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .arg(stage_net_none().bin())
+        .arg("run")
+        .args(&stage_net_none().base)
+        .args(["sh", "-c", inside])
+        .checked();
     let meta = std::fs::metadata(&standin).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     assert_eq!(
         (meta.permissions().mode() & 0o777, meta.uid()),
         (0o666, 0),
-        "the container changed the host's /dev/null: {out:?}"
+        "the container changed the host's /dev/null: {out}"
     );
-    assert_eq!(out.stdout, "3\n3\nfull is full\n", "{out:?}");
+    out.success().stdout("3\n3\nfull is full\n");
 }
 
 #[test]
@@ -698,8 +757,12 @@ fn host_wide_kernel_information_is_masked() {
     let present: Vec<&str> = paths.into_iter().filter(|p| Path::new(p).exists()).collect();
     assert!(!present.is_empty(), "none of {paths:?} on this kernel: nothing to check");
     let script: String = present.iter().map(|p| format!("head -c 8 {p} | wc -c; ")).collect();
-    let out = stage_net_none().run(&["sh", "-c", &script]);
-    assert_eq!(out.stdout, "0\n".repeat(present.len()), "{present:?} readable inside: {out:?}");
+    // Each one reads as empty.
+    stage_net_none()
+        .cmd(&["sh", "-c", &script])
+        .checked()
+        .success()
+        .stdout("0\n".repeat(present.len()));
 }
 
 /// The seccomp filter: each call it covers, made by a probe inside with
@@ -730,17 +793,14 @@ fn seccomp_denies_what_docker_denies() {
         let mut args = extra.to_vec();
         args.push("syscall-probe");
         args.extend(probes);
-        let out = stage_net_none().run(&args);
-        assert_eq!(out.code, Some(0), "{out:?}");
-        out.stdout
+        stage_net_none().cmd(&args).checked().success()
     };
-    let confined = run(&[]);
     let expected: String = probes
         .iter()
         .map(|p| format!("{p}: {}\n", if *p == "clone3" { "ENOSYS" } else { "EPERM" }))
         .collect();
-    assert_eq!(confined, expected);
-    let unconfined = run(&["--seccomp", "unconfined"]);
+    run(&[]).stdout(expected);
+    let unconfined = stdout_text(&run(&["--seccomp", "unconfined"]));
     for (line, probe) in unconfined.lines().zip(probes) {
         assert!(line.starts_with(&format!("{probe}: ")), "{unconfined}");
         assert!(
@@ -750,9 +810,11 @@ fn seccomp_denies_what_docker_denies() {
     }
     // The attack that got through: a user namespace, in which the container
     // could mount cgroupfs and lift its own limits.
-    let out = stage_net_none().run(&["--pids", "20", "unshare", "-U", "-r", "true"]);
-    assert_ne!(out.code, Some(0), "{out:?}");
-    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+    stage_net_none()
+        .cmd(&["--pids", "20", "unshare", "-U", "-r", "true"])
+        .checked()
+        .failure()
+        .stderr(predicate::str::contains("Operation not permitted"));
 }
 
 #[test]
@@ -760,12 +822,12 @@ fn the_cgroup_tree_is_the_containers_own() {
     if !root_or_skip("step07 cgroupns") {
         return;
     }
-    let out = stage_net_none().run(&["--pids", "20", "cat", "/proc/self/cgroup"]);
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(!out.stdout.is_empty(), "{out:?}");
-    for line in out.stdout.lines() {
-        assert!(line.ends_with(":/"), "a host cgroup path inside: {line:?} in {out:?}");
-    }
+    // Every line, and there is at least one, ends in `:/`: no host path.
+    stage_net_none()
+        .cmd(&["--pids", "20", "cat", "/proc/self/cgroup"])
+        .checked()
+        .success()
+        .stdout(predicate::str::is_match(r"\A(.*:/\n)+\z").unwrap());
 }
 
 #[test]
@@ -773,12 +835,12 @@ fn bad_seccomp_is_refused_before_anything_is_created() {
     if !root_or_skip("step07 bad --seccomp") {
         return;
     }
-    let out = stage_net_none().run(&["--verbose", "--seccomp", "bogus", "true"]);
-    assert_eq!(out.code, Some(125), "{out:?}");
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 2, "{out:?}");
-    assert!(lines[0].starts_with("error: invalid value 'bogus' for '--seccomp"), "{out:?}");
-    assert!(lines[1].starts_with("hint: "), "{out:?}");
+    stage_net_none()
+        .cmd(&["--verbose", "--seccomp", "bogus", "true"])
+        .checked()
+        .code(125)
+        .stderr(error_then_hint())
+        .stderr(predicate::str::starts_with("error: invalid value 'bogus' for '--seccomp"));
 }
 
 /// A second writer of the rootfs (another container sharing it, the user)

@@ -9,7 +9,7 @@
 //! `error:` and `hint:` lines) a test checks with `assert_cmd` and
 //! `predicates`:
 //!
-//! ```ignore
+//! ```text
 //! stage.cmd(&["sh", "-c", "exit 7"]).checked().code(7);
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

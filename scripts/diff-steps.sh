@@ -8,6 +8,12 @@
 # files in name order, so running it again on unchanged code gives byte-identical files.
 # A .diff in that folder that no pair produces any more is removed.
 #
+# The book's `// ANCHOR: NAME` and `// ANCHOR_END: NAME` lines (whole lines holding only
+# such a marker) are taken out of both crates before they are compared: they mark what
+# the chapters include, they are not code, and a marker added or moved would otherwise
+# show as a changed line. So the diffs are diffs of the crates without those lines, and
+# the line numbers in their @@ headers count without them.
+#
 # Step07's chapter is spread over several pages, and each page shows the diff of its own
 # modules against the stage before, so for step07 it also writes one diff per group of
 # modules into book/src/diffs/step07/ (the groups are listed below: network.diff,
@@ -70,6 +76,19 @@ module_groups=(
     "other Cargo.toml *"
 )
 
+# A whole line holding only an mdBook anchor marker (`// ANCHOR: x`, `// ANCHOR_END: x`).
+anchor_line='^[[:space:]]*//[[:space:]]*ANCHOR(_END)?:[[:space:]]*[A-Za-z0-9_-]+[[:space:]]*$'
+
+# A copy of the crate $1 (but target/) in the folder $2/$1, anchor lines taken out.
+copy_crate() {
+    local file
+    while IFS= read -r -d '' file; do
+        file=${file#./}
+        mkdir -p -- "$2/$1/$(dirname -- "$file")"
+        sed -E "\#$anchor_line#d" -- "$1/$file" >"$2/$1/$file"
+    done < <(cd -- "$1" && find . -name target -prune -o -type f -print0)
+}
+
 # diff -ruN of two crates, with the timestamps taken off the ---/+++ lines.
 diff_pair() {
     local status=0
@@ -124,7 +143,14 @@ diff_modules() {
 }
 
 fresh=$(mktemp -d)
-trap 'rm -rf -- "$fresh"' EXIT
+crates=$(mktemp -d)
+trap 'rm -rf -- "$fresh" "$crates"' EXIT
+for stage in "${stages[@]}"; do
+    copy_crate "$stage" "$crates"
+done
+# The diffs are made in the folder of the copies, so that they name the crates as
+# before (step05-pivot-root/src/main.rs), not the temporary folder.
+cd "$crates"
 wanted=()
 for ((i = 1; i < ${#stages[@]}; i++)); do
     a=${stages[i - 1]} b=${stages[i]}
@@ -138,6 +164,7 @@ for ((i = 1; i < ${#stages[@]}; i++)); do
         done
     fi
 done
+cd "$root"
 
 problems=0
 if ((check)); then

@@ -253,17 +253,22 @@ pub fn join(dirs: &[PathBuf]) -> anyhow::Result<()> {
 
 /// The hint for a failed join. On v2 the one way it fails in practice: the
 /// parent group holds processes itself. With only threaded controllers
-/// (pids, cpu) the kernel enabled them anyway, and refuses here instead.
+/// (pids, cpu) the kernel enabled them anyway, and refuses here instead. On
+/// v1, ENOSPC: a cpuset with empty cpus or mems takes no process (cpuset(7)).
 fn join_hint(err: anyhow::Error, dir: &Path) -> anyhow::Error {
     let parent = dir.parent().unwrap_or(dir).display();
-    let hint = if err.downcast_ref::<Errno>() == Some(&Errno::EOPNOTSUPP) {
-        format!(
+    let hint = match err.downcast_ref::<Errno>() {
+        Some(Errno::EOPNOTSUPP) => format!(
             "{parent} holds processes, so the kernel will not move one into a cgroup below it \
              (the no-internal-process rule); inside a container, move its processes into a \
              child cgroup first"
-        )
-    } else {
-        format!("the container could not move into its cgroup: is {parent} still there?")
+        ),
+        Some(Errno::ENOSPC) => format!(
+            "{}/cpuset.cpus or cpuset.mems is empty (a cgroup v1 cpuset): \
+             write both before a process joins",
+            dir.display()
+        ),
+        _ => format!("the container could not move into its cgroup: is {parent} still there?"),
     };
     crate::report::hinted(err, hint)
 }

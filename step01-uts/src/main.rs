@@ -66,12 +66,14 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // next starts with its own copy of the hostname.
     // Only async-signal-safe work is allowed here (see `CommandExt::pre_exec`):
     // a raw syscall is fine; allocating or formatting a message is not.
+    // ANCHOR: your_turn_uts -- step01-uts.md#the-key-code: in cmd's pre_exec, unshare(CLONE_NEWUTS) (an unsafe block with its SAFETY comment)
     // SAFETY: the closure runs in the forked child, between fork and exec, where
     // only async-signal-safe work is allowed: it makes raw system calls
     // (unshare) on values made before the fork, and allocates nothing.
     unsafe {
         cmd.pre_exec(|| unshare(CloneFlags::CLONE_NEWUTS).map_err(io::Error::from));
     }
+    // ANCHOR_END: your_turn_uts
     narrate("fork(), then unshare(CLONE_NEWUTS) and execvp() in the child");
     let mut child = match cmd.spawn() {
         Ok(child) => child,

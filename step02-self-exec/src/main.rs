@@ -79,8 +79,10 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // namespace only applies to the *children* of the process that makes it.)
     // Go hid all this from Liz Rice: `SysProcAttr.Cloneflags` passes the
     // namespace flags straight to clone(2) when it starts the child.
+    // ANCHOR: your_turn_reexec -- step02-self-exec.md#the-key-code: make cmd run this program again, /proc/self/exe, as `child` with our options (RunArgs::to_args) [let mut cmd: Command]
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("child").args(args.to_args());
+    // ANCHOR_END: your_turn_reexec
     // SAFETY: the closure runs in the forked child, between fork and exec, where
     // only async-signal-safe work is allowed: it makes raw system calls
     // (unshare) on values made before the fork, and allocates nothing.
@@ -117,8 +119,10 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
     set_verbose(args.verbose);
     refuse_outside_run()?;
+    // ANCHOR: your_turn_hostname -- step02-self-exec.md#the-key-code: set the hostname to args.hostname (nix's sethostname), with context for its error
     narrate(&format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
+    // ANCHOR_END: your_turn_hostname
     narrate(&format!("execvp({:?})", args.command[0]));
     let err = Command::new(&args.command[0]).args(&args.command[1..]).exec();
     Ok(exec_failed(&args.command[0], &err))

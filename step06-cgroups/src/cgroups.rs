@@ -170,6 +170,7 @@ impl Cgroup {
     // ANCHOR: limits_v2
     /// cgroup v2 file names (cgroup-v2.rst, "Controllers").
     fn limits_v2(&self, limits: &Limits) -> anyhow::Result<()> {
+        // ANCHOR: your_turn_limits -- step06-cgroups.md#cgroup-v2-controllers-from-the-top-down: for each limit asked for, self.write it: pids.max, memory.max (and memory.swap.max 0 when the file exists), cpu.max "QUOTA PERIOD"
         if let Some(max) = limits.pids {
             self.write("pids", "pids.max", max)?;
         }
@@ -187,6 +188,7 @@ impl Cgroup {
             let quota = cpu_quota_us(cpus);
             self.write("cpu", "cpu.max", format!("{quota} {CPU_PERIOD_US}"))?;
         }
+        // ANCHOR_END: your_turn_limits
         Ok(())
     }
     // ANCHOR_END: limits_v2
@@ -243,10 +245,12 @@ impl Cgroup {
 /// thread moving itself on v1 (`tasks`) skips it: 18.8 ms became 4.6 ms after
 /// idle (the cost chapter, fix 1).
 pub fn join(dirs: &[PathBuf]) -> anyhow::Result<()> {
+    // ANCHOR: your_turn_join -- step06-cgroups.md#limits-from-the-first-instruction: in each dir, write 0 (this process) to "tasks" where it exists (v1), else to "cgroup.procs"; a failure goes through join_hint
     for dir in dirs {
         let file = if dir.join("tasks").exists() { "tasks" } else { "cgroup.procs" };
         write_file(&dir.join(file), 0).map_err(|err| join_hint(err, dir))?;
     }
+    // ANCHOR_END: your_turn_join
     Ok(())
 }
 // ANCHOR_END: join

@@ -210,6 +210,7 @@ fn forward(command: Pid, sig: Signal, info: &libc::siginfo_t) -> anyhow::Result<
 /// kernel re-parented to PID 1, so none stays a zombie. Returns the command's
 /// status once it is among them.
 fn reap_children(command: Pid) -> anyhow::Result<Option<u8>> {
+    // ANCHOR: your_turn_reap -- step07-init.md#the-key-code: loop on waitpid(-1, WNOHANG) until 0 or ECHILD, remembering the command's status (code, or 128+signal); return it
     let mut command_status = None;
     // One SIGCHLD may stand for many exits (a signal is pending or not, it
     // does not count), so reap until waitpid has nobody left to report.
@@ -239,6 +240,7 @@ fn reap_children(command: Pid) -> anyhow::Result<Option<u8>> {
             command_status = Some(code as u8);
         }
     }
+    // ANCHOR_END: your_turn_reap
 }
 // ANCHOR_END: reap
 

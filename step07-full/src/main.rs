@@ -215,10 +215,10 @@ fn spawn_child(child_args: &ChildArgs) -> anyhow::Result<Pid> {
         cmd.env("TERM", term);
     }
     // ANCHOR: spawn
-    let flags = CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWNET;
+    let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET;
+    // ANCHOR: your_turn_ipc -- step07-ipc.md#the-key-code: add CLONE_NEWIPC to flags, for an IPC namespace of its own [let flags: CloneFlags]
+    let flags = flags | CloneFlags::CLONE_NEWIPC;
+    // ANCHOR_END: your_turn_ipc
     // SAFETY: the closure runs in the forked child, between fork and exec, where
     // only async-signal-safe work is allowed: it makes raw system calls (prctl,
     // unshare, fcntl, sigprocmask) on values made before the fork, and

@@ -10,7 +10,10 @@ use std::time::Duration;
 use container_tests::transcript::{self, As, Mode};
 use container_tests::{checks, host_hostname, root_or_skip, workspace_root, Stage, TIMEOUT};
 
-/// Every markdown file under book/src, in name order.
+/// Every markdown file under book/src, in the order a reader meets them: the
+/// pages of SUMMARY.md first, in its order (so the first `run` with the
+/// default rootfs is the one a learner would make first), then any other
+/// file, in name order.
 fn chapters() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let mut entries: Vec<PathBuf> =
@@ -24,8 +27,21 @@ fn chapters() -> Vec<PathBuf> {
             }
         }
     }
-    let mut out = Vec::new();
-    walk(&workspace_root().join("book/src"), &mut out);
+    let src = workspace_root().join("book/src");
+    let summary = std::fs::read_to_string(src.join("SUMMARY.md")).unwrap();
+    let mut out: Vec<PathBuf> = summary
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(link, _)| src.join(link)))
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    let mut all = Vec::new();
+    walk(&src, &mut all);
+    for path in all {
+        if !out.contains(&path) {
+            out.push(path);
+        }
+    }
     out
 }
 

@@ -13,52 +13,20 @@
 # Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-    scripts/install-deps.sh
-    export TEST_SH_DEPS_CHECKED=1
-    # sudo resets PATH (secure_path), so name your cargo, and keep HOME so
-    # rustup finds your toolchain.
-    cargo=$(command -v cargo) || {
-        echo "error: cargo is not on PATH" >&2
-        echo "hint: install Rust with rustup (https://rustup.rs), then open a new shell" >&2
-        exit 1
-    }
-    # cargo runs `rustc` from PATH: with rustup, the proxy beside cargo (rustup
-    # only adds $CARGO_HOME/bin, which here is root's, to PATH).
-    root_path="${cargo%/*}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    echo "test.sh: the isolation tests need root: running cargo test with sudo" >&2
-    if ! sudo -n true 2>/dev/null && [ ! -t 0 ]; then
-        echo "error: the isolation tests need root, and sudo wants a password with no terminal to type it in" >&2
-        echo "hint: run scripts/test.sh from a terminal, or as root" >&2
-        exit 1
-    fi
-    # Root's downloads and builds go under target/root/, never into your
-    # ~/.cargo or target/; what they leave is handed back to you at the end.
-    exec sudo --preserve-env=HOME,RUSTUP_HOME,TEST_SH_DEPS_CHECKED \
-        env CARGO="$cargo" CARGO_HOME="$PWD/target/root/cargo-home" PATH="$root_path" \
-        CARGO_TARGET_DIR="$PWD/target/root" "$0" "$@"
-fi
-[ -n "${TEST_SH_DEPS_CHECKED:-}" ] || scripts/install-deps.sh
+# shellcheck source=scripts/lib/elevate.sh
+. scripts/lib/elevate.sh
+deps_once
+elevate test.sh "the isolation tests" -- "$@"
 
-# The clone's owner: when that is not root (a learner, through sudo), every file
-# the run made or changed in target/ and rootfs/ is given back to them.
-owner=$(stat -c %u:%g .)
 log=$(mktemp)
 # shellcheck disable=SC2317 # run by the EXIT trap
-hand_back() {
+finish() {
     rm -f "$log"
-    if [ "$owner" != 0:0 ]; then
-        local d
-        for d in target rootfs; do
-            [ -e "$d" ] || continue
-            find "$d" -xdev ! -user "${owner%:*}" -exec chown -h "$owner" {} + 2>/dev/null || true
-        done
-        echo "test.sh: what the tests made in target/ and rootfs/ is yours again (uid:gid $owner)" >&2
-    fi
+    hand_back test.sh target rootfs
     # The count comes last, whatever else was said.
     [ -z "${summary:-}" ] || echo "$summary"
 }
-trap hand_back EXIT
+trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

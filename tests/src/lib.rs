@@ -147,7 +147,15 @@ impl Stage {
         Stage { name, base: vec!["--rootfs".into(), rootfs().display().to_string()] }
     }
 
+    /// The stage's binary: the workspace's own, or the learner's when
+    /// `scripts/workshop.sh check` runs this stage's tests against it
+    /// (`CFS_STAGE=<this stage>` and `CFS_STAGE_BIN=<their binary>`).
     pub fn bin(&self) -> PathBuf {
+        if let Some(bin) = std::env::var_os("CFS_STAGE_BIN") {
+            if std::env::var("CFS_STAGE").as_deref() == Ok(self.name) {
+                return PathBuf::from(bin);
+            }
+        }
         ensure_built();
         target_dir().join(self.name)
     }

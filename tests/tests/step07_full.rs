@@ -858,6 +858,8 @@ fn a_symlink_swap_during_setup_reaches_nothing_outside() {
     let scratch = std::env::temp_dir().join(unique("cfs-race"));
     let (rootfs, host) = (scratch.join("rootfs"), scratch.join("host"));
     std::fs::create_dir_all(&host).unwrap();
+    // Removed however the test ends (a runtime that panics included).
+    let _scratch = HostDir(scratch.clone());
     std::fs::write(host.join("null"), "host data\n").unwrap();
     let built = Command::new(container_tests::workspace_root().join("scripts/build-rootfs.sh"))
         .arg(&rootfs)
@@ -890,6 +892,15 @@ fn a_symlink_swap_during_setup_reaches_nothing_outside() {
                 }
             }
         });
+        // Stops the renaming thread however this closure ends, a panic in
+        // `stage.run` included: scope() waits for the thread before it unwinds.
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
         let deadline = Instant::now() + Duration::from_secs(8);
         let stage = Stage::new("step07-full");
         while Instant::now() < deadline {
@@ -898,7 +909,6 @@ fn a_symlink_swap_during_setup_reaches_nothing_outside() {
             runs += 1;
             succeeded += usize::from(out.code == Some(0));
         }
-        stop.store(true, Ordering::Relaxed);
     });
     let mut left: Vec<String> = std::fs::read_dir(&host)
         .unwrap()

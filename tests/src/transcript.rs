@@ -23,6 +23,11 @@
 //!   any order (for output that two processes print at the same time);
 //!   `<!-- transcript: normal-user: REASON -->` — run only as a normal user
 //!   with sudo (the learner's run, `.ci/run`'s learner phase), not as root.
+//!   A second marker, `<!-- transcript: given: COMMAND -->`, may stand beside
+//!   one of those (or alone): COMMAND runs first, out of sight, and must
+//!   succeed. It stands for what the reader did between two blocks that a
+//!   transcript cannot show, such as writing the code a workshop check grades
+//!   (`given: scripts/workshop.sh solve 3`); it follows the rules of a command.
 //! - A command that needs root outside cargo is written with `sudo` (`sudo
 //!   unshare …`, `… | sudo tee FILE`), so that a learner can type it as shown.
 //!   Run as root, the word `sudo` is dropped; as a normal user it is run as
@@ -64,6 +69,8 @@ pub struct Block {
     /// 1-based line of the opening fence.
     pub line: usize,
     pub mode: Mode,
+    /// A `given:` command, run out of sight before the steps, with its 1-based line.
+    pub given: Option<(usize, String)>,
     pub steps: Vec<Step>,
 }
 
@@ -76,7 +83,13 @@ pub struct FormatError {
 
 const MARKER: &str = "<!-- transcript:";
 
-fn marker_mode(line: &str, lineno: usize) -> Result<Mode, FormatError> {
+/// What one marker line says: how the block is checked, or a command to run first.
+enum Marker {
+    Mode(Mode),
+    Given(String),
+}
+
+fn marker(line: &str, lineno: usize) -> Result<Marker, FormatError> {
     let err = |message: String| FormatError { line: lineno, message };
     let inner = line
         .trim()
@@ -86,15 +99,19 @@ fn marker_mode(line: &str, lineno: usize) -> Result<Mode, FormatError> {
         .trim();
     let (kind, reason) = inner.split_once(':').map_or((inner, ""), |(k, r)| (k.trim(), r.trim()));
     match (kind, reason) {
+        ("given", "") => {
+            Err(err(format!("the given marker needs a command: `{MARKER} given: COMMAND -->`")))
+        }
         ("unchecked", "") | ("any-order", "") | ("normal-user", "") => {
             Err(err(format!("the {kind} marker needs a reason: `{MARKER} {kind}: REASON -->`")))
         }
-        ("unchecked", r) => Ok(Mode::Unchecked(r.to_string())),
-        ("any-order", r) => Ok(Mode::AnyOrder(r.to_string())),
-        ("normal-user", r) => Ok(Mode::NormalUser(r.to_string())),
+        ("unchecked", r) => Ok(Marker::Mode(Mode::Unchecked(r.to_string()))),
+        ("any-order", r) => Ok(Marker::Mode(Mode::AnyOrder(r.to_string()))),
+        ("normal-user", r) => Ok(Marker::Mode(Mode::NormalUser(r.to_string()))),
+        ("given", command) => Ok(Marker::Given(command.to_string())),
         _ => Err(err(format!(
             "unknown transcript marker {line:?}: expected `unchecked: REASON`, \
-             `any-order: REASON` or `normal-user: REASON`"
+             `any-order: REASON`, `normal-user: REASON` or `given: COMMAND`"
         ))),
     }
 }
@@ -116,21 +133,29 @@ pub fn parse(markdown: &str) -> Result<Vec<Block>, Vec<FormatError>> {
     let lines: Vec<&str> = markdown.lines().collect();
     let mut blocks = Vec::new();
     let mut errors = Vec::new();
-    // A marker waiting for its block: (line, mode).
-    let mut pending: Option<(usize, Mode)> = None;
+    // The markers waiting for their block, with their lines: at most one of each kind.
+    let mut mode: Option<(usize, Mode)> = None;
+    let mut given: Option<(usize, String)> = None;
+    let orphan = |at: usize| FormatError {
+        line: at,
+        message: "transcript marker not followed by a ```console block".into(),
+    };
     let mut i = 0;
     while i < lines.len() {
         let lineno = i + 1;
         let line = lines[i];
         if line.trim_start().starts_with(MARKER) {
-            if let Some((at, _)) = pending.take() {
-                errors.push(FormatError {
-                    line: at,
-                    message: "transcript marker not followed by a ```console block".into(),
-                });
-            }
-            match marker_mode(line, lineno) {
-                Ok(mode) => pending = Some((lineno, mode)),
+            match marker(line, lineno) {
+                Ok(Marker::Mode(m)) => {
+                    if let Some((at, _)) = mode.replace((lineno, m)) {
+                        errors.push(orphan(at));
+                    }
+                }
+                Ok(Marker::Given(c)) => {
+                    if let Some((at, _)) = given.replace((lineno, c)) {
+                        errors.push(orphan(at));
+                    }
+                }
                 Err(e) => errors.push(e),
             }
             i += 1;
@@ -147,39 +172,30 @@ pub fn parse(markdown: &str) -> Result<Vec<Block>, Vec<FormatError>> {
                 break;
             };
             let is_console = info.split_whitespace().next() == Some("console");
-            match (is_console, pending.take()) {
-                (true, marker) => {
-                    let mode = marker.map_or(Mode::Ordered, |(_, m)| m);
-                    match parse_block(&lines[i + 1..close], lineno) {
-                        Ok(steps) => blocks.push(Block { line: lineno, mode, steps }),
-                        Err(e) => errors.push(e),
-                    }
+            let (m, g) = (mode.take(), given.take());
+            if is_console {
+                let m = m.map_or(Mode::Ordered, |(_, m)| m);
+                match parse_block(&lines[i + 1..close], lineno) {
+                    Ok(steps) => blocks.push(Block { line: lineno, mode: m, given: g, steps }),
+                    Err(e) => errors.push(e),
                 }
-                (false, Some((at, _))) => errors.push(FormatError {
+            } else if let Some(at) = m.map(|(at, _)| at).or(g.map(|(at, _)| at)) {
+                errors.push(FormatError {
                     line: at,
                     message: format!("transcript marker before a ```{info} block, not ```console"),
-                }),
-                (false, None) => {}
+                });
             }
             i = close + 1;
             continue;
         }
         if !line.trim().is_empty() {
-            if let Some((at, _)) = pending.take() {
-                errors.push(FormatError {
-                    line: at,
-                    message: "transcript marker not followed by a ```console block".into(),
-                });
-            }
+            errors.extend(mode.take().map(|(at, _)| orphan(at)));
+            errors.extend(given.take().map(|(at, _)| orphan(at)));
         }
         i += 1;
     }
-    if let Some((at, _)) = pending {
-        errors.push(FormatError {
-            line: at,
-            message: "transcript marker not followed by a ```console block".into(),
-        });
-    }
+    errors.extend(mode.map(|(at, _)| orphan(at)));
+    errors.extend(given.map(|(at, _)| orphan(at)));
     if errors.is_empty() {
         Ok(blocks)
     } else {

@@ -98,7 +98,8 @@ fn transcripts_are_well_formed() {
         if matches!(block.mode, Mode::Unchecked(_)) {
             continue;
         }
-        for step in &block.steps {
+        let given = block.given.iter().map(|(line, command)| (*line, command));
+        for (line, command) in given.chain(block.steps.iter().map(|s| (s.line, &s.command))) {
             checked += 1;
             let as_root = As::Root(&|n| PathBuf::from(n));
             let whom = match block.mode {
@@ -106,8 +107,8 @@ fn transcripts_are_well_formed() {
                 _ => vec![as_root, As::Learner],
             };
             for who in whom {
-                if let Err(e) = transcript::rewrite(&step.command, &stages, &who) {
-                    problems.push(format!("{}:{}: {e}", relative(&path), step.line));
+                if let Err(e) = transcript::rewrite(command, &stages, &who) {
+                    problems.push(format!("{}:{line}: {e}", relative(&path)));
                     break;
                 }
             }
@@ -203,6 +204,11 @@ fn check_every_transcript(stages: &[String], who: &As) {
     let hostname = host_hostname();
     let root = workspace_root();
     let learner = matches!(who, As::Learner);
+    // The workshop's commands (the "Your turn" sections) make the reader's own
+    // crates: here in a place of the harness's, never in a reader's mine/.
+    let mine = container_tests::target_dir().join("book-transcripts-mine");
+    let _ = std::fs::remove_dir_all(&mine);
+    std::env::set_var("WORKSHOP_MINE", &mine);
     let (mut commands, mut blocks, mut skipped) = (0, 0, 0);
     let mut failures = Vec::new();
     for (path, block) in all_blocks() {
@@ -216,6 +222,26 @@ fn check_every_transcript(stages: &[String], who: &As) {
             continue;
         }
         blocks += 1;
+        if let Some((line, command)) = &block.given {
+            let place = format!("{}:{line}: given: {command}", relative(&path));
+            let ran = transcript::rewrite(command, stages, who).and_then(|s| {
+                transcript::run(&s, &root, timeout(command)).map_err(|e| e.to_string())
+            });
+            match ran {
+                Ok(ran) if ran.status == Some(0) => {}
+                Ok(ran) => {
+                    failures.push(format!(
+                        "{place}\n  failed ({:?}); it printed:\n{}",
+                        ran.status, ran.output
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    failures.push(format!("{place}\n  {e}"));
+                    continue;
+                }
+            }
+        }
         for step in &block.steps {
             commands += 1;
             let place = format!("{}:{}: $ {}", relative(&path), step.line, step.command);
@@ -261,6 +287,15 @@ fn check_every_transcript(stages: &[String], who: &As) {
     );
 }
 
+/// How long a command may take: a workshop command builds a crate and runs a
+/// stage's tests, which takes longer than any one container.
+fn timeout(command: &str) -> Duration {
+    match command.starts_with("scripts/workshop.sh ") {
+        true => Duration::from_secs(600),
+        false => TIMEOUT,
+    }
+}
+
 /// Run one command and compare its output: `None` when the book is right.
 fn check_step(
     step: &transcript::Step,
@@ -269,12 +304,13 @@ fn check_step(
     root: &Path,
     hostname: &str,
 ) -> Option<String> {
-    let ran = match transcript::run(script, root, TIMEOUT) {
+    let limit = timeout(&step.command);
+    let ran = match transcript::run(script, root, limit) {
         Ok(ran) => ran,
         Err(e) => return Some(format!("  could not run it: {e}")),
     };
     if ran.timed_out {
-        return Some(format!("  timed out after {TIMEOUT:?}; it printed:\n{}", ran.output));
+        return Some(format!("  timed out after {limit:?}; it printed:\n{}", ran.output));
     }
     let actual: Vec<String> = ran.output.lines().map(str::to_string).collect();
     transcript::compare(&step.expected, &actual, mode, hostname)
@@ -351,11 +387,18 @@ fn any_order_blocks_ignore_order_but_not_content() {
 fn markers_and_blocks_are_validated() {
     let ok = "<!-- transcript: unchecked: needs a second terminal -->\n\n```console\n$ x\n```\n";
     let blocks = transcript::parse(ok).unwrap();
+    let given = "<!-- transcript: given: true -->\n<!-- transcript: normal-user: why -->\n```console\n$ x\n```\n";
+    let both = transcript::parse(given).unwrap();
+    assert_eq!(both[0].given, Some((1, "true".to_string())));
+    assert!(matches!(both[0].mode, Mode::NormalUser(_)));
     assert_eq!(blocks[0].mode, Mode::Unchecked("needs a second terminal".into()));
     for bad in [
         "<!-- transcript: unchecked -->\n```console\n$ x\n```\n",
         "<!-- transcript: unchecked: -->\n```console\n$ x\n```\n",
         "<!-- transcript: sometimes: why -->\n```console\n$ x\n```\n",
+        "<!-- transcript: given: -->\n```console\n$ x\n```\n",
+        "<!-- transcript: given: true -->\n```rust\nfn x() {}\n```\n",
+        "<!-- transcript: given: a -->\n<!-- transcript: given: b -->\n```console\n$ x\n```\n",
         "<!-- transcript: unchecked: why -->\nsome prose\n```console\n$ x\n```\n",
         "<!-- transcript: unchecked: why -->\n```rust\nfn x() {}\n```\n",
         "```console\nno command here\n```\n",

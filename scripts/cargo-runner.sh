@@ -1,8 +1,9 @@
 #!/bin/sh
 # Cargo runner (see .cargo/config.toml): `cargo run -p step03-pid -- run /bin/bash`
 # as a normal user becomes `sudo --preserve-env target/debug/step03-pid run /bin/bash`.
-# Only the stage binaries are elevated, and only when we are not root already;
-# test binaries (target/*/deps/…) and anything else run unchanged.
+# Only the stage binaries (a workshop learner's own, mine-stepNN-…, too) are
+# elevated, and only when we are not root already; test binaries
+# (target/*/deps/…) and anything else run unchanged.
 # --preserve-env: your variables reach the stage as they would if you were root
 # (step06 shows one leaking into the container, step07's -e KEY copies one).
 # The line saying so goes to a terminal only: in a pipe or a file (`… 2>&1 |
@@ -13,7 +14,7 @@ case $bin in
 */deps/*) exec "$@" ;;
 esac
 case ${bin##*/} in
-step0[1-7]-*)
+step0[1-7]-* | mine-step0[1-7]-*)
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1; then
             if [ ! -t 0 ] && ! sudo -n true 2>/dev/null; then

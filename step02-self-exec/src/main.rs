@@ -119,7 +119,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
 fn child(args: &RunArgs) -> anyhow::Result<u8> {
     set_verbose(args.verbose);
     refuse_outside_run()?;
-    // ANCHOR: your_turn_hostname -- step02-self-exec.md#the-key-code: set the hostname to args.hostname (nix's sethostname), with context for its error
+    // ANCHOR: your_turn_hostname -- step02-self-exec.md#the-key-code: narrate, then set the hostname to args.hostname (nix's sethostname), with context for its error
     narrate(&format!("sethostname({:?})", args.hostname));
     sethostname(&args.hostname).context("sethostname")?;
     // ANCHOR_END: your_turn_hostname

@@ -86,7 +86,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // itself, right before it forks the child, which becomes PID 1 of the new
     // namespace; exec keeps the PID, so the command is PID 1 too. The runtime
     // itself stays in the host's namespace, where it can wait for its child.
-    // ANCHOR: your_turn_newpid -- step03-pid.md#the-key-code: unshare(CLONE_NEWPID) here, in the runtime itself; an EPERM error goes through need_root
+    // ANCHOR: your_turn_newpid -- step03-pid.md#the-key-code: narrate, then unshare(CLONE_NEWPID) here, in the runtime itself; its error goes through need_root
     narrate("unshare(CLONE_NEWPID): our next child is PID 1");
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;

@@ -88,21 +88,21 @@ pub fn enter(rootfs: &Path) -> anyhow::Result<()> {
     // the host too. MS_REC|MS_PRIVATE cuts the propagation for the whole tree
     // before we mount anything. Go's `Unshareflags: CLONE_NEWNS` did this
     // silently for Liz Rice; unshare(2) in Rust does not.
-    // ANCHOR: your_turn_private -- step04-chroot.md#the-key-code: mount / with MS_REC|MS_PRIVATE (no source, no type, no data)
+    // ANCHOR: your_turn_private -- step04-chroot.md#the-key-code: narrate, then mount / with MS_REC|MS_PRIVATE (no source, no type, no data)
     narrate("mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)");
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .context("making / private (mount --make-rprivate /)")?;
     // ANCHOR_END: your_turn_private
     // chroot(2) changes what "/" means for this process and its children; it
     // does not change the working directory, hence the chdir right after.
-    // ANCHOR: your_turn_chroot -- step04-chroot.md#the-key-code: chroot into rootfs, then chdir("/")
+    // ANCHOR: your_turn_chroot -- step04-chroot.md#the-key-code: narrate, then chroot into rootfs, then chdir("/")
     narrate(&format!("chroot({:?}); chdir(\"/\")", rootfs));
     chroot(rootfs).with_context(|| format!("chroot {}", rootfs.display()))?;
     chdir("/").context("chdir /")?;
     // ANCHOR_END: your_turn_chroot
     // A proc filesystem shows the processes of the PID namespace of whoever
     // mounts it: ours, where we are PID 1. So `ps` now lists only the container.
-    // ANCHOR: your_turn_proc -- step04-chroot.md#the-key-code: mount a new "proc" on /proc with MS_NOSUID|MS_NODEV|MS_NOEXEC
+    // ANCHOR: your_turn_proc -- step04-chroot.md#the-key-code: narrate, then mount a new "proc" on /proc with MS_NOSUID|MS_NODEV|MS_NOEXEC
     narrate("mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)");
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>).map_err(|err| {

@@ -97,7 +97,7 @@ pub fn enter(rootfs: &Path) -> anyhow::Result<()> {
         .context("making / private (mount --make-rprivate /)")?;
     // pivot_root(2) wants the new root to be a mount point: a plain directory
     // is not, so bind-mount the rootfs onto itself (EINVAL otherwise).
-    // ANCHOR: your_turn_bind -- step05-pivot-root.md#the-key-code: bind-mount rootfs onto itself (MS_BIND|MS_REC) so it is a mount point
+    // ANCHOR: your_turn_bind -- step05-pivot-root.md#the-key-code: narrate, then bind-mount rootfs onto itself (MS_BIND|MS_REC) so it is a mount point
     narrate(&format!("mount({rootfs:?}, {rootfs:?}, NULL, MS_BIND|MS_REC, NULL)"));
     mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .with_context(|| format!("bind-mounting {} onto itself", rootfs.display()))?;
@@ -134,7 +134,7 @@ fn pivot(rootfs: &Path) -> anyhow::Result<()> {
 }
 
 fn pivot_and_detach(put_old: &Path) -> anyhow::Result<()> {
-    // ANCHOR: your_turn_pivot -- step05-pivot-root.md#the-key-code: pivot_root(".", put_old): we are in the rootfs, the old root goes to put_old
+    // ANCHOR: your_turn_pivot -- step05-pivot-root.md#the-key-code: narrate, then pivot_root(".", put_old): we are in the rootfs, the old root goes to put_old
     narrate(&format!("pivot_root(\".\", {put_old:?})"));
     pivot_root(".", put_old).map_err(|err| {
         hinted(
@@ -150,7 +150,7 @@ fn pivot_and_detach(put_old: &Path) -> anyhow::Result<()> {
     // The old root is busy (our own executable and the host's whole tree live
     // there), so a plain umount fails with EBUSY: MNT_DETACH unhooks it from
     // our tree now and lets the kernel finish when it is no longer used.
-    // ANCHOR: your_turn_detach -- step05-pivot-root.md#the-key-code: detach the old root, now at /put_old, with umount2(MNT_DETACH)
+    // ANCHOR: your_turn_detach -- step05-pivot-root.md#the-key-code: narrate, then detach the old root, now at /put_old, with umount2(MNT_DETACH)
     let old = Path::new("/").join(put_old);
     narrate(&format!("umount2({old:?}, MNT_DETACH)"));
     umount2(&old, MntFlags::MNT_DETACH)

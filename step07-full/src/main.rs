@@ -216,6 +216,7 @@ fn spawn_child(child_args: &ChildArgs) -> anyhow::Result<Pid> {
     }
     // ANCHOR: spawn
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET;
+    // And the IPC namespace, on a line of its own: step07-ipc.md is about it.
     // ANCHOR: your_turn_ipc -- step07-ipc.md#the-key-code: add CLONE_NEWIPC to flags, for an IPC namespace of its own [let flags: CloneFlags]
     let flags = flags | CloneFlags::CLONE_NEWIPC;
     // ANCHOR_END: your_turn_ipc

@@ -105,7 +105,7 @@ pub fn drop_capabilities() -> anyhow::Result<()> {
     //    setuid-root or file-capability program cannot bring a dropped one
     //    back. The kernel knows caps 0..=cap_last_cap; ours may be newer
     //    than this program, so ask it rather than hard-code the number.
-    // ANCHOR: your_turn_caps -- step07-hardening.md#the-key-code: drop from the bounding set (prctl PR_CAPBSET_DROP) every cap of 0..=cap_last_cap() not in keep
+    // ANCHOR: your_turn_caps -- step07-hardening.md#the-key-code: narrate, then drop from the bounding set (prctl PR_CAPBSET_DROP) every cap of 0..=cap_last_cap() not in keep
     let last = cap_last_cap()?;
     let dropped: Vec<u32> = (0..=last).filter(|cap| keep & 1 << cap == 0).collect();
     narrate(&format!(

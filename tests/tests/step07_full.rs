@@ -98,9 +98,13 @@ fn ipc_objects_are_invisible_both_ways() {
         .expect("our host queue is not listed on the host");
     let out = stage_net_none().cmd(&["sh", "-c", "ipcs -q; ipcmk -Q; ipcs -q"]).checked();
     Command::new("ipcrm").args(["-q", &host_id]).status().unwrap();
-    let out = out.success().stdout(predicate::str::contains(host_key).not());
+    let inside = stdout_text(&out.success());
+    assert!(
+        !inside.contains(&host_key),
+        "inside, `ipcs -q` lists the host's queue {host_key}: no IPC namespace of its own"
+    );
     // ...and the one made inside is not visible on the host.
-    let inside_key = stdout_text(&out)
+    let inside_key = inside
         .lines()
         .filter(|l| l.starts_with("0x"))
         .map(|l| l.split_whitespace().next().unwrap().to_string())

@@ -20,6 +20,13 @@ impl Book {
         headings(&text).into_iter().find(|(i, _)| i == id).map(|(_, h)| h)
     }
 
+    /// Where `chapter` comes in the book (its place in SUMMARY.md), for listing
+    /// a stage's todo!()s in reading order; a chapter not listed comes last.
+    pub fn rank(&self, chapter: &str) -> usize {
+        let summary = std::fs::read_to_string(self.dir.join("SUMMARY.md")).unwrap_or_default();
+        summary.find(&format!("({chapter})")).unwrap_or(usize::MAX)
+    }
+
     /// "The key code" in book/src/step03-pid.md (#the-key-code), or the
     /// plain path and id when the chapter has no such heading.
     pub fn describe(&self, chapter: &str, id: &str) -> String {

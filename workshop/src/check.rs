@@ -84,14 +84,51 @@ pub fn check(paths: &Paths, stage: &Stage) -> anyhow::Result<bool> {
             println!("      reread {}", book.describe(chapter, id));
         }
     }
+    // The crate's own unit tests, which need no root: they reach code the
+    // stage's tests cannot on this host (step06's cgroup v2 writer, on a v1
+    // or hybrid host, is graded against a fake cgroup tree).
+    if let Some(unit) = unit_tests(paths, &dir)? {
+        if unit.passed {
+            println!("  {} … {}", unit.test, paint("32", "ok"));
+        } else {
+            let why = failure(&unit.output, &marks);
+            let line = match why.todo {
+                Some(todo) => {
+                    if !reached.contains(&todo) {
+                        reached.push(todo);
+                    }
+                    why.why
+                }
+                None => unit.output.lines().next().unwrap_or_default().to_string(),
+            };
+            println!("  {} … {}: {line}", unit.test, paint("31", "FAILED"));
+            let section = why
+                .section
+                .or_else(|| marks.first().map(|m| format!("{}#{}", m.chapter, m.section)));
+            if let Some((chapter, id)) = section.as_deref().and_then(|s| s.split_once('#')) {
+                println!("      reread {}", book.describe(chapter, id));
+            }
+        }
+        outcomes.push(unit);
+    }
     let passed = outcomes.iter().filter(|o| o.passed).count();
     record(paths, stage, Some((passed, outcomes.len())))?;
     let all = passed == outcomes.len() && run.success;
     if all {
         let next = match stage.number {
             7 => "that was the last stage: well done".to_string(),
-            n => format!("next: scripts/workshop.sh start {}", n + 1),
+            n => match stages::parse(&(n + 1).to_string()) {
+                Ok(next) if paths.learner(next).join("Cargo.toml").exists() => {
+                    format!(
+                        "stage {} is started already: scripts/workshop.sh check {}",
+                        n + 1,
+                        n + 1
+                    )
+                }
+                _ => format!("next: scripts/workshop.sh start {}", n + 1),
+            },
         };
+        println!("workshop: run yours: cd {shown} && cargo run -q -- run /bin/sh");
         println!(
             "workshop: all {} passed: stage {} ({}) is done; {next}",
             outcomes.len(),
@@ -230,6 +267,41 @@ fn run_tests(
         }
         return Ok((run, outcomes));
     }
+}
+
+/// `cargo test --bins` of the learner's crate, as one line of the checklist:
+/// `None` when the crate has no unit tests.
+fn unit_tests(paths: &Paths, dir: &Path) -> anyhow::Result<Option<checklist::Outcome>> {
+    let out = Command::new(cargo_path())
+        .args(["test", "--bins", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &paths.target)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .context("running cargo test --bins")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let tests = checklist::parse_libtest(&stdout);
+    if tests.is_empty() && out.status.success() {
+        return Ok(None);
+    }
+    let failed: Vec<&checklist::Outcome> = tests.iter().filter(|t| !t.passed).collect();
+    let test = format!("your crate's own unit tests ({}, no root needed)", tests.len());
+    let output = match (failed.first(), tests.is_empty()) {
+        (_, true) => String::from_utf8_lossy(&out.stderr).into_owned(),
+        (Some(first), _) => {
+            let names: Vec<&str> = failed.iter().map(|t| t.test.as_str()).collect();
+            format!(
+                "{} of {} failed: {}\n{}",
+                failed.len(),
+                tests.len(),
+                names.join(", "),
+                first.output
+            )
+        }
+        (None, _) => String::new(),
+    };
+    Ok(Some(checklist::Outcome { test, passed: out.status.success() && failed.is_empty(), output }))
 }
 
 /// Record the result of a check (or, with `None`, forget it: a new start).

@@ -112,15 +112,19 @@ pub fn prepare_mine(paths: &Paths) -> anyhow::Result<()> {
             })?;
         }
     }
+    // Written again each time: an older tool's file had no runner.
     let config = mine.join(".cargo/config.toml");
-    if !config.exists() {
+    {
         let target = paths.seen_from_mine(&paths.target);
         fs::write(
             &config,
             format!(
                 "# `cargo build` in mine/stepNN-…: the workspace's target directory, whose\n\
                  # compiled dependencies your crates share (scripts/workshop.sh wrote this).\n\
-                 [build]\ntarget-dir = {:?}\n",
+                 [build]\ntarget-dir = {:?}\n\n\
+                 # `cargo run -- run …` in mine/stepNN-…: the workspace's runner, which runs\n\
+                 # your stage (mine-stepNN-…) through sudo, as it does the reference stages.\n\
+                 [target.'cfg(target_os = \"linux\")']\nrunner = \"scripts/cargo-runner.sh\"\n",
                 target.display().to_string()
             ),
         )?;
@@ -201,6 +205,9 @@ pub fn start(paths: &Paths, stage: &Stage, fill: Fill) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    // In the book's order (the files' order may differ: step07's four).
+    let mut marks = marks;
+    marks.sort_by_key(|m| book.rank(&m.chapter));
     let lines: usize = marks.iter().map(|m| m.code_lines).sum();
     println!("workshop: {} todo!() to write (about {lines} lines in the reference):", marks.len());
     for m in &marks {
@@ -236,9 +243,9 @@ pub fn build(paths: &Paths, stage: &Stage) -> anyhow::Result<()> {
         return Err(Hinted::new(
             format!("{} does not compile (cargo's message is above)", rel_to(&paths.root, &dir)),
             format!(
-                "fix the first error cargo names (its file:line), then check again; \
-                 scripts/workshop.sh diff {} shows your code against the reference",
-                stage.number
+                "fix the first error cargo names (its file:line is in {}/), then check \
+                 again; the todo!()'s comment names the chapter section to reread",
+                rel_to(&paths.root, &dir)
             ),
         )
         .into());

@@ -140,8 +140,9 @@ pub fn allow_in_main(main: &str) -> String {
     out
 }
 
-/// `main.rs` without what [`allow_in_main`] added: [`ALLOW_LINE`] and the
-/// blank line after it.
+/// A source file without what the skeleton added: [`ALLOW_LINE`] and the
+/// blank line after it ([`allow_in_main`]), and the two comment lines above
+/// each todo!().
 pub fn without_allow(main: &str) -> String {
     let mut out = String::new();
     let mut lines = main.lines();
@@ -150,6 +151,16 @@ pub fn without_allow(main: &str) -> String {
             match lines.next() {
                 Some(next) if !next.trim().is_empty() => out.push_str(&format!("{next}\n")),
                 _ => {}
+            }
+            continue;
+        }
+        // The two comment lines start put above each todo!(): the learner's
+        // code against the reference, not the tool's words.
+        let trimmed = line.trim();
+        if trimmed.starts_with("// Your turn (") && trimmed.ends_with("):") {
+            let mut rest = lines.clone();
+            if rest.next().is_some_and(|next| next.trim_start().starts_with("//")) {
+                lines = rest;
             }
             continue;
         }

@@ -131,6 +131,10 @@ fn the_allow_line_goes_after_the_opening_doc_comment() {
     for main in ["//! a\n//! b\n\nmod x;\n", "mod x;\n", "//! a\nmod x;\n"] {
         assert_eq!(without_allow(&allow_in_main(main)), main);
     }
+    // The comments start put above a todo!() go too; the learner's own stay.
+    let filled = "fn f() {\n    // Your turn (\"The key code\" in book/src/x.md):\n    // write it\n    \
+                  // mine\n    g();\n}\n";
+    assert_eq!(without_allow(filled), "fn f() {\n    // mine\n    g();\n}\n");
 }
 
 #[test]

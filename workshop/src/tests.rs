@@ -132,7 +132,8 @@ fn the_allow_line_goes_after_the_opening_doc_comment() {
         assert_eq!(without_allow(&allow_in_main(main)), main);
     }
     // The comments start put above a todo!() go too; the learner's own stay.
-    let filled = "fn f() {\n    // Your turn (\"The key code\" in book/src/x.md):\n    // write it\n    \
+    let filled =
+        "fn f() {\n    // Your turn (\"The key code\" in book/src/x.md):\n    // write it\n    \
                   // mine\n    g();\n}\n";
     assert_eq!(without_allow(filled), "fn f() {\n    // mine\n    g();\n}\n");
 }

@@ -19,10 +19,12 @@ use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MA
 use nix::unistd::Pid;
 
 mod cleanup;
+mod delegated;
 mod files;
 mod limits;
 mod v1;
 
+pub use delegated::delegated;
 use files::*;
 pub use limits::*;
 

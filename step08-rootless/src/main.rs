@@ -1,6 +1,7 @@
-//! step07-full: the full runtime. On top of step06: IPC and network namespaces,
-//! a PID 1 of our own (init.rs), a clean environment, and hardening. `run` sets
-//! up the host side, `child` the inside; message.rs is what they say.
+//! step08-rootless: the full runtime of step07, without sudo. A user namespace
+//! comes first, and every other namespace is made inside it (userns.rs): the
+//! container's root is whoever runs it. `run` sets up the host side, `child`
+//! the inside; message.rs is what they say.
 
 mod cgroups;
 mod init;
@@ -10,27 +11,27 @@ mod report;
 mod rootfs;
 mod security;
 mod signals;
+mod userns;
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::fcntl::OFlag;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::prctl;
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{pipe2, sethostname, Pid};
 
 use message::{ChildArgs, Go};
-use report::{exit_code, hinted, narrate, need_root, require_root, set_verbose, usage_error};
+use report::{exit_code, hinted, narrate, set_verbose, usage_error};
 
 // ANCHOR: cli
-/// Containers from scratch, stage 7: the full runtime.
+/// Containers from scratch, stage 8: the full runtime, rootless.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -58,8 +59,9 @@ struct RunArgs {
     rootfs: Option<PathBuf>,
     #[command(flatten)]
     limits: cgroups::Limits,
-    /// Network: `none` (only lo) or `bridge` (eth0 on the cfs0 bridge).
-    #[arg(long, value_enum, default_value_t = network::Net::Bridge)]
+    /// Network: `none` (only lo; the default, since a bridge on the host
+    /// takes root) or `bridge` (eth0 on the cfs0 bridge; as root only).
+    #[arg(long, value_enum, default_value_t = network::Net::None)]
     net: network::Net,
     /// Set KEY=VALUE in the container's environment, or copy KEY from ours.
     #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]", value_parser = init::parse_env)]
@@ -89,18 +91,23 @@ fn main() -> ExitCode {
 /// its network, let it go on, and wait: the exit status, as `docker run`.
 fn run(args: &RunArgs) -> anyhow::Result<u8> {
     set_verbose(args.verbose);
-    require_root()?;
     check_hostname(&args.hostname)?;
     security::check_preserved_fds(args.hardening.preserve_fds)?;
-    // Before the PID namespace: building the default rootfs forks a script.
+    // What only root can do is refused now, before anything is created.
+    let delegated = check_rootless(args)?;
+    let mapping = userns::Mapping::choose();
     let rootfs = rootfs::resolve(args.rootfs.as_deref())?;
+    rootfs::note_if_read_only(&rootfs, |uid| mapping.maps(uid));
     // ANCHOR: cgroup
     // No limit asked for, no cgroup. The Cgroup is removed when it is dropped,
     // on every way out of this function.
     let limits = &args.limits;
     let cgroup = match limits.is_empty() {
         true => None,
-        false => Some(cgroups::Cgroup::create(&cgroup_name(), limits)?),
+        false => Some(match &delegated {
+            None => cgroups::Cgroup::create(&cgroup_name(), limits)?,
+            Some(dir) => cgroups::Cgroup::create_delegated(dir, &cgroup_name(), limits)?,
+        }),
     };
     for dir in cgroup.iter().flat_map(cgroups::Cgroup::paths) {
         narrate(&format!("the container's cgroup: {}", dir.display()));
@@ -114,20 +121,10 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // Held from here on, and taken by `signals::wait_for`: a SIGTERM or SIGINT
     // sent to the runtime ends the container and still removes the cgroup.
     signals::hold()?;
-    // ANCHOR: newpid
-    // unshare(CLONE_NEWPID) does not move the caller: it picks the PID
-    // namespace of the caller's *next children*. So the runtime calls it on
-    // itself, right before it forks the child, which becomes PID 1 of the new
-    // namespace; exec keeps the PID, so the command is PID 1 too. The runtime
-    // itself stays in the host's namespace, where it can wait for its child.
-    narrate("unshare(CLONE_NEWPID): our next child is PID 1");
-    unshare(CloneFlags::CLONE_NEWPID)
-        .map_err(|e| need_root(anyhow::Error::new(e).context("unshare(CLONE_NEWPID)")))?;
-    // ANCHOR_END: newpid
     // The child waits on this pipe until its network is wired.
     let (ready_r, ready_w) = pipe2(OFlag::O_CLOEXEC).context("pipe2")?;
     let cgroup_dirs = cgroup.as_ref().map(cgroups::Cgroup::paths).unwrap_or_default();
-    let pid = spawn_child(&args.for_child(rootfs, ready_r.as_raw_fd(), cgroup_dirs))?;
+    let pid = spawn_child(&args.for_child(rootfs, ready_r.as_raw_fd(), cgroup_dirs), &mapping)?;
     drop(ready_r);
     narrate(&format!("child {pid} started (PID 1 inside), waiting for the go"));
     // ANCHOR: join
@@ -190,9 +187,9 @@ fn child(args: &ChildArgs) -> anyhow::Result<u8> {
 }
 // ANCHOR_END: child
 
-/// Start `/proc/self/exe child …` in new UTS, mount, IPC and network
-/// namespaces (the PID namespace is ours already: see `run`); its PID.
-fn spawn_child(child_args: &ChildArgs) -> anyhow::Result<Pid> {
+/// Start `/proc/self/exe child …` in a new user namespace and, owned by it,
+/// new PID, UTS, mount, IPC and network namespaces; its PID.
+fn spawn_child(child_args: &ChildArgs, mapping: &userns::Mapping) -> anyhow::Result<Pid> {
     // Why not set the hostname in pre_exec, like step01 did the unshare? That
     // closure runs between fork and exec in a copy of a possibly multi-threaded
     // process: it may only make async-signal-safe calls — no allocation, no
@@ -203,68 +200,40 @@ fn spawn_child(child_args: &ChildArgs) -> anyhow::Result<Pid> {
     // namespace only applies to the *children* of the process that makes it.)
     // Go hid all this from Liz Rice: `SysProcAttr.Cloneflags` passes the
     // namespace flags straight to clone(2) when it starts the child.
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("child").args(child_args.to_args());
+    let mut argv = vec![OsString::from("child")];
+    argv.extend(child_args.to_args());
     let ready_fd = child_args.ready_fd.context("no ready pipe")?;
     // The child, and so the container's init, starts with no environment of
     // ours: whatever the caller had exported (a token, a password) is not in
     // /proc/1/environ. What it needs comes as arguments; TERM alone goes
     // through, for the command's terminal.
-    cmd.env_clear();
+    let mut env = Vec::new();
     if let Some(term) = std::env::var_os("TERM") {
-        cmd.env("TERM", term);
+        let mut var = OsString::from("TERM=");
+        var.push(term);
+        env.push(var);
     }
+    let exec = userns::Exec::new(&argv, &env)?;
     // ANCHOR: spawn
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET;
     let flags = flags | CloneFlags::CLONE_NEWIPC;
-    // SAFETY: the closure runs in the forked child, between fork and exec, where
-    // only async-signal-safe work is allowed: it makes raw system calls (prctl,
-    // unshare, fcntl, sigprocmask) on values made before the fork, and
-    // allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            // If the runtime dies, even by SIGKILL, the kernel kills the
-            // container's init, and with it the whole PID namespace.
-            prctl::set_pdeathsig(Signal::SIGKILL)?;
-            unshare(flags)?;
-            // Keep the read end open across exec (clear FD_CLOEXEC).
-            fcntl(ready_fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
-            // A blocked signal stays blocked across fork and exec: unblock
-            // the ones the runtime blocked for itself.
-            SigSet::empty().thread_set_mask()?;
-            Ok(())
-        });
-    }
+    // The new idea: a user namespace, and the PID namespace made in the same
+    // clone(2) (step07's unshare(CLONE_NEWPID) on the runtime itself takes
+    // root). The kernel makes the user namespace first, and the others owned
+    // by it, so the child's root may set their hostname, mount, and so on.
+    let flags = flags | CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID;
     // ANCHOR_END: spawn
-    narrate(
-        "fork(), unshare(CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET), \
-         execv(/proc/self/exe child …)",
-    );
-    let child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
-            return Err(need_root(
-                anyhow::Error::new(err)
-                    .context("unshare(CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWNET)"),
-            ));
-        }
-        Err(err) => return Err(anyhow::Error::new(err).context("re-executing /proc/self/exe")),
-    };
-    Ok(Pid::from_raw(child.id() as i32))
+    userns::spawn(flags, &exec, ready_fd, mapping)
 }
 
 /// `child` is the runtime's own second half. Started by hand, it would be in
-/// the host's namespaces and rename the host: refuse unless our UTS namespace
-/// differs from our parent's. (/proc is still the host's here, so
-/// /proc/self/stat gives the parent's PID as the host sees it.)
+/// the host's namespaces and rename the host: refuse unless we are PID 1 of
+/// a PID namespace of our own, as `run` makes us. (step07 compared our UTS
+/// namespace with our parent's, /proc/PPID/ns/uts. From inside a user
+/// namespace the kernel refuses that readlink: looking at a process of the
+/// parent user namespace takes CAP_SYS_PTRACE there, ptrace(2).)
 fn refuse_outside_run() -> anyhow::Result<()> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1));
-    let uts = |pid: &str| {
-        let path = format!("/proc/{pid}/ns/uts");
-        std::fs::read_link(&path).with_context(|| format!("readlink {path}"))
-    };
-    if uts("self")? == uts(ppid.unwrap_or("1"))? {
+    if nix::unistd::getpid().as_raw() != 1 {
         return Err(hinted(
             anyhow::anyhow!("`child` is the runtime's internal half, not a command"),
             format!("use `{} run …`", env!("CARGO_PKG_NAME")),
@@ -288,6 +257,32 @@ fn check_hostname(name: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+// ANCHOR: rootless
+/// What a user namespace cannot give, refused before anything is created:
+/// its root has capabilities over its own namespaces, never over the host's.
+/// A normal user's limits need a cgroup v2 subtree delegated to them: where
+/// it is, when limits are asked for.
+fn check_rootless(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
+    if userns::host_root() {
+        return Ok(None);
+    }
+    if args.net == network::Net::Bridge {
+        // The bridge and the host end of the veth pair live in the host's
+        // network namespace: changing its links takes CAP_NET_ADMIN there.
+        let err = anyhow::anyhow!(
+            "--net bridge needs root: the cfs0 bridge and the veth pair are made in the host's \
+             network namespace (CAP_NET_ADMIN on the host)"
+        );
+        let sudo = report::sudo_command();
+        return Err(hinted(err, format!("leave --net out (none: only lo), or run it as root: {sudo}")));
+    }
+    match args.limits.is_empty() {
+        true => Ok(None),
+        false => cgroups::delegated(&args.limits).map(Some),
+    }
+}
+// ANCHOR_END: rootless
 
 /// Host side, with the child waiting: wire its network, and return what to
 /// tell it (its eth0, or only lo for `--net none`). On failure the child,

@@ -1,6 +1,6 @@
 //! The plumbing every stage shares, beside the idea in main.rs: errors with
 //! a hint (`error: …` then `hint: …`), the exit status of a command that could
-//! not run, the root check with the exact `sudo` command, `--verbose`
+//! not run, the exact `sudo` command for what only root may do, `--verbose`
 //! narration, and bad command lines. It is the same file in every stage where
 //! it does not change, so the diff between two stages shows only their idea.
 
@@ -10,8 +10,6 @@ use std::io;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use nix::unistd::Uid;
 
 /// A failed exec, reported as `docker run` does: 127 when the command does not
 /// exist, 126 when it cannot be executed, 125 for anything else.
@@ -39,19 +37,12 @@ pub fn io_reason(err: &io::Error) -> String {
     )
 }
 
-pub fn require_root() -> anyhow::Result<()> {
-    if Uid::effective().is_root() {
-        return Ok(());
-    }
-    Err(need_root(anyhow::anyhow!("creating a namespace needs root (CAP_SYS_ADMIN)")))
-}
-
-/// Wrap `err` with the exact command that reruns this one as root.
-pub fn need_root(err: anyhow::Error) -> anyhow::Error {
+/// The exact command that reruns this one as root: `sudo <binary> <args>`.
+pub fn sudo_command() -> String {
     let exe = std::env::current_exe()
         .map_or_else(|_| env!("CARGO_PKG_NAME").into(), |p| p.display().to_string());
     let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    hinted(err, format!("run it as root: sudo {} {}", shell_quote(&exe), args.join(" ")))
+    format!("sudo {} {}", shell_quote(&exe), args.join(" "))
 }
 
 /// `--verbose`, set once where `run` and `child` start: every step below

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{fchmodat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{mkdirat, Mode};
+use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::sys::statfs::{DEVPTS_SUPER_MAGIC, PROC_SUPER_MAGIC, TMPFS_MAGIC};
 use nix::unistd::{chdir, fchdir, pivot_root, symlinkat};
 
@@ -60,6 +62,30 @@ pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     dir.canonicalize().with_context(|| format!("--rootfs {}", dir.display()))
 }
 // ANCHOR_END: resolve
+
+/// A rootfs whose top directory belongs to a user the container does not
+/// map (a rootfs built earlier with sudo, run by a normal user) can be read,
+/// not written: its root is `nobody` inside, and only /tmp (mode 1777) takes
+/// new files. That is the lesson, not a failure: say so on a terminal (and
+/// in the narration), with how to get a rootfs of one's own.
+pub fn note_if_read_only(rootfs: &Path, mapped: impl Fn(u32) -> bool) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(owner) = rootfs.metadata().map(|m| m.uid()) else { return };
+    if mapped(owner) {
+        return;
+    }
+    let script = default_dir().with_file_name("scripts").join("build-rootfs.sh");
+    let note = format!(
+        "{} belongs to uid {owner}, which is nobody in the container: its root can write \
+         only in /tmp there",
+        rootfs.display()
+    );
+    narrate(&note);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!("note: {note}");
+        eprintln!("hint: a rootfs of your own: {} --reset {}", script.display(), rootfs.display());
+    }
+}
 
 /// Run `scripts/build-rootfs.sh DIR`, its progress on our stderr (the
 /// container's stdout stays the command's).
@@ -163,7 +189,7 @@ fn mount_proc(root: &Dir) -> anyhow::Result<Dir> {
 
 // ANCHOR: dev
 /// The devices a program expects, and no others: a tmpfs on /dev with the
-/// container's own harmless character devices, a private devpts for
+/// host's harmless character devices, bound read-only, a private devpts for
 /// terminals and a tmpfs for POSIX shared memory. No disks, so nothing inside
 /// can open the host's block devices.
 fn mount_dev(root: &Dir) -> anyhow::Result<Dir> {
@@ -172,27 +198,15 @@ fn mount_dev(root: &Dir) -> anyhow::Result<Dir> {
     let dev = root.dir("dev")?.mount_new(root, "dev", tmpfs, flags, Some("mode=755,size=64k"))?;
     // Below, only our fresh tmpfs: nobody else can see it, so names are safe.
     // ANCHOR: devices
-    // The container's own device nodes, made with mknod(2) in its /dev tmpfs
-    // while the child still has CAP_MKNOD. A bind mount of the host's node,
-    // as step05 does, is the host's node: `chmod 600 /dev/null` inside would
-    // change it for the whole host. The numbers are the kernel's
-    // (Documentation/admin-guide/devices.txt), the mode 0666 as on any host.
-    for (name, major, minor) in [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ] {
-        let inside = dev.path.join(name);
-        narrate(&format!("mknod({inside:?}, S_IFCHR|0666, makedev({major}, {minor}))"));
-        let mode = Mode::from_bits_truncate(0o666);
-        mknodat(Some(dev.raw_fd()), name, SFlag::S_IFCHR, mode, makedev(major, minor))
-            .with_context(|| format!("mknod {}", inside.display()))?;
-        // mknod(2) applies the umask: set the mode as asked.
-        fchmodat(Some(dev.raw_fd()), name, mode, FchmodatFlags::NoFollowSymlink)
-            .with_context(|| format!("chmod 666 {}", inside.display()))?;
+    // In a user namespace mknod(2) of a device is refused: making one takes
+    // CAP_MKNOD over the host (and a filesystem mounted in a user namespace
+    // is `nodev` anyway). So each device is the host's own node, bind-mounted
+    // onto an empty file, as rootless runc and podman do. A bind mount is the
+    // host's node, so it is made read-only: `chmod 600 /dev/null` inside
+    // fails (EROFS) instead of changing it for the whole host; reads and
+    // writes of a device go to the driver, not to the filesystem, and work.
+    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        bind_device(&dev, name)?;
     }
     // ANCHOR_END: devices
     // newinstance: the container's own pseudo-terminals, not the host's
@@ -217,6 +231,51 @@ fn mount_dev(root: &Dir) -> anyhow::Result<Dir> {
     Ok(dev)
 }
 // ANCHOR_END: dev
+
+/// Bind the host's /dev/NAME onto an empty file NAME in the container's
+/// /dev tmpfs, read-only.
+fn bind_device(dev: &Dir, name: &str) -> anyhow::Result<()> {
+    let host = Path::new("/dev").join(name);
+    // A character device, and nothing else, on the host: a stand-in file
+    // there would give the container a file of the host's instead.
+    let meta = std::fs::metadata(&host).with_context(|| format!("stat {}", host.display()))?;
+    if !std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()) {
+        anyhow::bail!("{} is not a character device", host.display());
+    }
+    let inside = dev.path.join(name);
+    let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+    let fd = openat(Some(dev.raw_fd()), name, flags, Mode::from_bits_truncate(0o666))
+        .with_context(|| format!("creating {}", inside.display()))?;
+    let _ = nix::unistd::close(fd);
+    let target = dev.find(name)?.with_context(|| format!("{} is gone", inside.display()))?;
+    narrate(&format!("mount({host:?}, {inside:?}, NULL, MS_BIND, NULL)"));
+    let bind = MsFlags::MS_BIND;
+    mount(Some(&host), target.fd_path().as_str(), None::<&str>, bind, None::<&str>)
+        .with_context(|| format!("bind-mounting {} onto {}", host.display(), inside.display()))?;
+    // The remount sets every per-mount flag: keep those the host's /dev
+    // has (nosuid, noexec, relatime: locked in a user namespace, see
+    // security::make_readonly), and add MS_RDONLY.
+    let bound = dev.find(name)?.with_context(|| format!("{} is gone", inside.display()))?;
+    let kept = statvfs(bound.fd_path().as_str())
+        .with_context(|| format!("statvfs {}", inside.display()))?
+        .flags();
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    for (st, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if kept.contains(st) {
+            flags |= ms;
+        }
+    }
+    narrate(&format!("mount({inside:?}, MS_BIND|MS_REMOUNT|MS_RDONLY, as the host's /dev)"));
+    mount(None::<&str>, bound.fd_path().as_str(), None::<&str>, flags, None::<&str>)
+        .with_context(|| format!("remounting {} read-only", inside.display()))
+}
 
 fn mkdir_in(dir: &Dir, name: &str) -> anyhow::Result<()> {
     mkdirat(Some(dir.raw_fd()), name, Mode::from_bits_truncate(0o755))

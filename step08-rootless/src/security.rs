@@ -86,9 +86,23 @@ struct CapUserData {
 /// and with them access to whatever those groups may read or write. Docker
 /// sets the groups the image's /etc/group gives the user instead. Needs
 /// CAP_SETGID, so it comes before the capabilities are dropped.
+///
+/// In a user namespace whose maps a normal user wrote, setgroups(2) is off
+/// (userns.rs says why): the caller's groups stay, shown as `nogroup`
+/// (65534), and still count on the host. Nothing to drop, then.
 pub fn clear_supplementary_groups() -> anyhow::Result<()> {
     narrate("setgroups([])");
-    nix::unistd::setgroups(&[]).context("setgroups([])")
+    match nix::unistd::setgroups(&[]) {
+        Err(nix::Error::EPERM) if setgroups_denied() => {
+            narrate("setgroups: EPERM, /proc/self/setgroups is `deny`: the caller's groups stay");
+            Ok(())
+        }
+        other => other.context("setgroups([])"),
+    }
+}
+
+fn setgroups_denied() -> bool {
+    fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 // ANCHOR_END: groups
 

@@ -130,21 +130,62 @@ pub struct Outcome {
 }
 
 /// A stage binary, with the options every run of it in a test gets (for
-/// example `--rootfs` from step04 on).
+/// example `--rootfs` from step04 on), and who runs it.
 #[derive(Clone)]
 pub struct Stage {
     pub name: &'static str,
     pub base: Vec<String>,
+    /// Run by an unprivileged user (step08): see `Stage::rootless`.
+    pub unprivileged: bool,
 }
+
+/// The user and group a rootless stage runs as when the tests run as root.
+/// setpriv takes numbers: no account is made, none is needed.
+pub const TEST_UID: u32 = 4242;
+pub const TEST_GID: u32 = 4242;
 
 impl Stage {
     pub fn new(name: &'static str) -> Stage {
-        Stage { name, base: Vec::new() }
+        Stage { name, base: Vec::new(), unprivileged: false }
     }
 
     /// This stage with `--rootfs <fixture>` on every run.
     pub fn with_rootfs(name: &'static str) -> Stage {
-        Stage { name, base: vec!["--rootfs".into(), rootfs().display().to_string()] }
+        let base = vec!["--rootfs".into(), rootfs().display().to_string()];
+        Stage { name, base, unprivileged: false }
+    }
+
+    /// This stage with `--rootfs <fixture>`, run by a normal user: the tests'
+    /// own user when they run as one (CI's learner phase), else TEST_UID,
+    /// dropped to by `setpriv --reuid --regid --clear-groups`. That user
+    /// must reach the binary and the rootfs; see `unprivileged_files`.
+    pub fn rootless(name: &'static str) -> Stage {
+        let (_, rootfs) = unprivileged_files(name);
+        let base = vec!["--rootfs".into(), rootfs.display().to_string()];
+        Stage { name, base, unprivileged: true }
+    }
+
+    /// The uid and gid the stage runs as.
+    pub fn caller(&self) -> (u32, u32) {
+        match self.unprivileged && nix::unistd::Uid::effective().is_root() {
+            true => (TEST_UID, TEST_GID),
+            false => (nix::unistd::Uid::effective().as_raw(), nix::unistd::Gid::effective().as_raw()),
+        }
+    }
+
+    /// The program that starts the stage, and its first arguments: the
+    /// binary itself, or setpriv dropping to TEST_UID first.
+    fn launcher(&self) -> Command {
+        if !(self.unprivileged && nix::unistd::Uid::effective().is_root()) {
+            return Command::new(self.bin());
+        }
+        let (bin, _) = unprivileged_files(self.name);
+        let mut cmd = Command::new("setpriv");
+        cmd.arg(format!("--reuid={TEST_UID}"))
+            .arg(format!("--regid={TEST_GID}"))
+            .args(["--clear-groups", "--"])
+            .arg(bin);
+        cmd
     }
 
     /// The stage's binary: the workspace's own, or the learner's when
@@ -167,7 +208,7 @@ impl Stage {
 
     /// `<stage> run <base options> <args…>`, as a command ready to spawn.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(self.bin());
+        let mut cmd = self.launcher();
         cmd.arg("run").args(&self.base).args(args);
         cmd
     }
@@ -194,10 +235,63 @@ impl Stage {
     /// The stage binary with exactly `args`: no `run`, no base options (for
     /// tests of bad input).
     pub fn cmd_raw(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = tool(self.bin());
+        let mut cmd = assert_cmd::Command::from_std(self.launcher());
+        cmd.timeout(TIMEOUT);
         cmd.args(args);
         cmd
     }
+}
+
+/// The binary and the rootfs of `stage` as TEST_UID can reach them. A
+/// learner's home is often 0700 (Debian's adduser, Ubuntu), and with it
+/// target/ and the fixture in it: then both are copied, once per test
+/// process, into a directory of /tmp that anyone may enter, removed when the
+/// test process exits. As a normal user, or where TEST_UID can reach them,
+/// they are used where they are.
+pub fn unprivileged_files(stage: &'static str) -> (PathBuf, PathBuf) {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    let bin = Stage::new(stage).bin();
+    let rootfs = rootfs();
+    if !nix::unistd::Uid::effective().is_root() {
+        return (bin, rootfs);
+    }
+    let reachable = Command::new("setpriv")
+        .arg(format!("--reuid={TEST_UID}"))
+        .arg(format!("--regid={TEST_GID}"))
+        .args(["--clear-groups", "--", "test", "-x"])
+        .arg(&bin)
+        .arg("-a")
+        .arg("-r")
+        .arg(rootfs.join(".rootfs-complete"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if reachable {
+        return (bin, rootfs);
+    }
+    let dir = COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("cfs-rootless-{}", std::process::id()));
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let copied = Command::new("cp").arg("-a").arg(&rootfs).arg(dir.join("rootfs")).status();
+        assert!(copied.unwrap().success(), "copying the rootfs fixture for uid {TEST_UID}");
+        extern "C" fn remove_copy() {
+            if let Some(dir) = COPY.get() {
+                let _ = fs::remove_dir_all(dir);
+            }
+        }
+        // SAFETY: registers a plain function, run once at exit.
+        unsafe { libc::atexit(remove_copy) };
+        dir
+    });
+    let copy = dir.join(stage);
+    static COPYING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = COPYING.lock().unwrap_or_else(|e| e.into_inner());
+    if !copy.exists() {
+        let partial = dir.join(format!(".{stage}.partial"));
+        fs::copy(&bin, &partial).unwrap();
+        fs::rename(&partial, &copy).unwrap();
+    }
+    (copy, dir.join("rootfs"))
 }
 
 /// A host program (`setpriv`, `unshare`, `sh`) that runs a stage for a test,

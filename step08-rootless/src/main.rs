@@ -275,7 +275,10 @@ fn check_rootless(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
              network namespace (CAP_NET_ADMIN on the host)"
         );
         let sudo = report::sudo_command();
-        return Err(hinted(err, format!("leave --net out (none: only lo), or run it as root: {sudo}")));
+        return Err(hinted(
+            err,
+            format!("leave --net out (none: only lo), or run it as root: {sudo}"),
+        ));
     }
     match args.limits.is_empty() {
         true => Ok(None),

@@ -266,7 +266,8 @@ pub fn spawn(
     // (single-threaded) process, as fork(2) does. In the child, `child_side`
     // makes only async-signal-safe calls on data made above, and never
     // returns: it execs or _exits.
-    let ret = unsafe { libc::syscall(libc::SYS_clone, clone_flags, 0usize, 0usize, 0usize, 0usize) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_clone, clone_flags, 0usize, 0usize, 0usize, 0usize) };
     match ret {
         -1 => return Err(clone_failed(std::io::Error::last_os_error(), flags)),
         // SAFETY: in the child, see above.

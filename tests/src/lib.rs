@@ -169,7 +169,9 @@ impl Stage {
     pub fn caller(&self) -> (u32, u32) {
         match self.unprivileged && nix::unistd::Uid::effective().is_root() {
             true => (TEST_UID, TEST_GID),
-            false => (nix::unistd::Uid::effective().as_raw(), nix::unistd::Gid::effective().as_raw()),
+            false => {
+                (nix::unistd::Uid::effective().as_raw(), nix::unistd::Gid::effective().as_raw())
+            }
         }
     }
 

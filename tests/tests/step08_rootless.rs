@@ -123,10 +123,17 @@ fn as_root_the_map_is_root_to_root() {
         return;
     }
     let out = as_root()
-        .cmd(&["--verbose", "sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups"])
+        .cmd(&[
+            "--verbose",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups",
+        ])
         .checked()
         .success()
-        .stderr(predicate::str::contains("user namespace: run as root: root inside is root outside"));
+        .stderr(predicate::str::contains(
+            "user namespace: run as root: root inside is root outside",
+        ));
     let text = stdout_text(&out);
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let words: Vec<Vec<&str>> = lines.iter().map(|l| l.split_whitespace().collect()).collect();
@@ -229,10 +236,8 @@ fn step07_hardening_still_holds() {
     checks::chroot_escape_is_confined(&stage);
     // Docker's default capabilities minus MKNOD, in every set, no_new_privs.
     let mask = [0u32, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 29, 31].iter().fold(0u64, |m, b| m | 1 << b);
-    let mut out = stage
-        .cmd(&["grep", "-E", "^(Cap|NoNewPrivs)", "/proc/self/status"])
-        .checked()
-        .success();
+    let mut out =
+        stage.cmd(&["grep", "-E", "^(Cap|NoNewPrivs)", "/proc/self/status"]).checked().success();
     for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         out = out.stdout(predicate::str::contains(format!("{set}:\t{mask:016x}\n")));
     }
@@ -358,7 +363,8 @@ fn limits_in_a_delegated_cgroup() {
             chown(&dir.join(file)).unwrap();
         }
     }
-    let has_pids = std::fs::read_to_string(top.join("cgroup.controllers")).unwrap().contains("pids");
+    let has_pids =
+        std::fs::read_to_string(top.join("cgroup.controllers")).unwrap().contains("pids");
     let stage = rootless();
     let (bin, _) = container_tests::unprivileged_files(stage.name);
     let script = format!(
@@ -387,7 +393,8 @@ fn limits_in_a_delegated_cgroup() {
 #[test]
 fn net_bridge_is_refused_and_none_is_the_default() {
     let stage = rootless();
-    let leases = || std::fs::read_dir("/run/containers-from-scratch/leases").map(|d| d.count()).ok();
+    let leases =
+        || std::fs::read_dir("/run/containers-from-scratch/leases").map(|d| d.count()).ok();
     let before = leases();
     stage
         .cmd(&["--verbose", "--net", "bridge", "true"])

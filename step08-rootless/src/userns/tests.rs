@@ -26,10 +26,7 @@ fn map_lines() {
     let caller = Mapping::Caller { uid: 1000, gid: 100 };
     assert_eq!(caller.lines(), ("0 1000 1".into(), "0 100 1".into()));
     let sub = Mapping::Subordinate { uid: 1000, gid: 100, subuid: 100000, subgid: 200000 };
-    assert_eq!(
-        sub.lines(),
-        ("0 1000 1\n1 100000 65535".into(), "0 100 1\n1 200000 65535".into())
-    );
+    assert_eq!(sub.lines(), ("0 1000 1\n1 100000 65535".into(), "0 100 1\n1 200000 65535".into()));
 }
 
 #[test]

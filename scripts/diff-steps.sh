@@ -46,9 +46,9 @@ root=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 out=book/src/diffs
 cd "$root"
 
-# The stage crates, in order: step01-* .. step07-*, each a directory with a Cargo.toml.
+# The stage crates, in order: step01-* .. step08-*, each a directory with a Cargo.toml.
 stages=()
-for n in 01 02 03 04 05 06 07; do
+for n in 01 02 03 04 05 06 07 08; do
     found=()
     for d in step"$n"-*/; do
         [[ -f $d/Cargo.toml ]] && found+=("${d%/}")

@@ -262,12 +262,12 @@ pub fn spawn(
     // sees a fork(2)ed one. No new stack: like fork, the child goes on on a
     // copy of ours.
     let clone_flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-    // SAFETY: clone(2) without CLONE_VM or CLONE_THREAD makes a copy of this
-    // (single-threaded) process, as fork(2) does. In the child, `child_side`
-    // makes only async-signal-safe calls on data made above, and never
-    // returns: it execs or _exits.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_clone, clone_flags, 0usize, 0usize, 0usize, 0usize) };
+    // The other arguments: stack, parent_tid, child_tid, tls; none used.
+    let none = 0usize;
+    // SAFETY: clone(2) without CLONE_VM or CLONE_THREAD copies this
+    // (single-threaded) process, as fork(2) does; in the child, `child_side`
+    // makes only async-signal-safe calls and never returns.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, clone_flags, none, none, none, none) };
     match ret {
         -1 => return Err(clone_failed(std::io::Error::last_os_error(), flags)),
         // SAFETY: in the child, see above.

@@ -45,7 +45,7 @@ const SHARED: &[Entry] = &[
 
 /// Each stage's own tests (`#[test]` functions in its test file).
 #[rustfmt::skip]
-const STAGE: [&[Entry]; 7] = [
+const STAGE: [&[Entry]; 8] = [
     &[e("no_pid_namespace_yet", "`echo $$` prints a host PID: no PID namespace yet", "step01-uts.md#what-is-isolated")],
     &[e("no_pid_namespace_yet", "`echo $$` prints a host PID: no PID namespace yet", "step02-self-exec.md#what-is-isolated")],
     &[
@@ -102,6 +102,24 @@ const STAGE: [&[Entry]; 7] = [
         e("cgroup_limits_still_hold", "cgroup limits still hold, init in the container's cgroup", "step06-cgroups.md#limits-from-the-first-instruction"),
         e("earlier_lessons_hold", "earlier steps still hold (hostname, /, mounts, /dev, masks, ps)", "step07-full.md#what-is-isolated"),
         e("signal_mask_is_clean", "the command starts with no signal blocked or ignored", "step07-init.md#the-key-code"),
+    ],
+    &[
+        e("root_inside_is_the_caller_outside", "root inside; on the host, the runtime, init and the command are you", "step08-rootless.md#the-idea"),
+        e("the_map_is_the_callers_and_verbose_says_which", "uid_map and gid_map map root to you (0-65535 with newuidmap); --verbose says which", "step08-rootless.md#the-key-code"),
+        e("as_root_the_map_is_root_to_root", "run as root: the maps read 0 0 1, setgroups stays allowed", "step08-rootless.md#the-key-code"),
+        e("a_file_made_inside_belongs_to_the_caller", "a file the container writes in the rootfs is yours on the host", "step08-rootless.md#what-is-isolated"),
+        e("hostname_pid_1_and_ps_are_the_containers", "hostname, PID 1 (init), ps and / are the container's, without sudo", "step08-rootless.md#what-is-isolated"),
+        e("devices_and_host_files_are_out_of_reach", "no mknod; the host's /dev nodes read-only; host-owned files not writable", "step08-rootless.md#what-is-isolated"),
+        e("mounts_the_user_namespace_does_not_own_fail", "mounts the user namespace does not own (sysfs, proc, a disk) fail", "step08-rootless.md#what-is-isolated"),
+        e("step07_hardening_still_holds", "step07's hardening holds: escape, capabilities, seccomp, masks, mounts", "step07-hardening.md#the-key-code"),
+        e("limits_without_a_delegated_cgroup_are_refused_up_front", "--memory/--pids/--cpus without a delegated cgroup: refused, nothing made", "step08-rootless.md#what-can-go-wrong"),
+        e("limits_in_a_delegated_cgroup", "limits in a cgroup v2 subtree delegated to you", "step08-rootless.md#what-can-go-wrong"),
+        e("net_bridge_is_refused_and_none_is_the_default", "--net bridge refused without root; --net none is the default", "step08-rootless.md#what-can-go-wrong"),
+        e("as_root_bridge_limits_and_groups_work_as_in_step07", "run as root: bridge, limits and groups work as in step07", "step08-rootless.md#the-idea"),
+        e("as_root_the_hosts_device_nodes_are_read_only_inside", "run as root: the host's /dev/null cannot be changed from inside", "step08-rootless.md#what-is-isolated"),
+        e("killing_the_runtime_ends_the_container", "SIGTERM or SIGKILL to the runtime ends the container", "step07-init.md#the-runtime-killed-with-sigkill"),
+        e("a_shell_reads_its_input_and_exits_with_its_status", "a shell reads its input and exits with its status", "step08-rootless.md#try-it"),
+        e("exit_status_and_usage_errors_as_before", "exit statuses, usage errors and `child` refused, as before", "step01-uts.md#what-can-go-wrong"),
     ],
 ];
 

@@ -31,7 +31,7 @@ use stages::Stage;
 #[derive(Parser)]
 #[command(name = "scripts/workshop.sh", bin_name = "scripts/workshop.sh")]
 #[command(after_help = "\
-N is a stage: 1 to 7, 01 to 07, or its crate's name (step03-pid).
+N is a stage: 1 to 8, 01 to 08, or its crate's name (step03-pid).
 
 A stage, the way through:
   scripts/workshop.sh start 3     your copy in mine/step03-pid, with todo!()s to write

@@ -1,4 +1,4 @@
-//! The seven stages, and the ways a learner names one: 3, 03, step03 or
+//! The eight stages, and the ways a learner names one: 3, 03, step03 or
 //! step03-pid.
 
 use crate::Hinted;
@@ -9,7 +9,7 @@ pub struct Stage {
     pub name: &'static str,
 }
 
-pub const STAGES: [Stage; 7] = [
+pub const STAGES: [Stage; 8] = [
     Stage { number: 1, name: "step01-uts" },
     Stage { number: 2, name: "step02-self-exec" },
     Stage { number: 3, name: "step03-pid" },
@@ -17,6 +17,7 @@ pub const STAGES: [Stage; 7] = [
     Stage { number: 5, name: "step05-pivot-root" },
     Stage { number: 6, name: "step06-cgroups" },
     Stage { number: 7, name: "step07-full" },
+    Stage { number: 8, name: "step08-rootless" },
 ];
 
 impl Stage {
@@ -46,7 +47,7 @@ pub fn parse(arg: &str) -> Result<&'static Stage, Hinted> {
             let names: Vec<&str> = STAGES.iter().map(|s| s.name).collect();
             Hinted::new(
                 format!("unknown stage {arg:?}"),
-                format!("a stage is 1 to 7, 01 to 07, or its crate's name: {}", names.join(", ")),
+                format!("a stage is 1 to 8, 01 to 08, or its crate's name: {}", names.join(", ")),
             )
         })
 }

@@ -24,10 +24,11 @@ fn a_stage_is_named_by_number_or_crate() {
         assert_eq!(parse(arg).unwrap().name, "step03-pid", "{arg}");
     }
     assert_eq!(parse("7").unwrap().name, "step07-full");
-    for bad in ["0", "8", "08", "step3", "step03-pi", "+3", "three", ""] {
+    assert_eq!(parse("8").unwrap().name, "step08-rootless");
+    for bad in ["0", "9", "09", "step3", "step03-pi", "+3", "three", ""] {
         let err = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} was taken"));
         assert!(err.error.starts_with("unknown stage"), "{bad}: {err}");
-        assert!(err.hint.contains("step07-full"), "{err}");
+        assert!(err.hint.contains("step08-rootless"), "{err}");
     }
 }
 

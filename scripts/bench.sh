@@ -16,7 +16,10 @@
 #    each run (--idle-runs, default 60; hyperfine --prepare 'sleep 0.1'), because after a
 #    quiet moment the kernel waits for an RCU grace period in places it otherwise skips.
 # 2. step07-full as a learner runs it: --net none, the default bridge, and
-#    --net none --pids 64 --memory 64M.
+#    --net none --pids 64 --memory 64M; and step08-rootless as a normal user (the one who
+#    ran sudo, else uid 4242 through setpriv), beside `unshare --user --map-root-user`
+#    with the same namespaces, run by that user too. The row is left out, with a warning,
+#    when that user cannot reach the release build or the rootfs.
 # 3. The peak RSS of step07's runtime process (VmHWM, read while the container runs) and
 #    GNU time's %M (the largest of the runtime and every process it waited for); the time
 #    of a cold `cargo build --workspace` (debug, an empty temporary target directory,
@@ -134,7 +137,7 @@ for tool in unshare chroot; do
 done
 
 # --- what to run -------------------------------------------------------------------------
-stages=(step01-uts step02-self-exec step03-pid step04-chroot step05-pivot-root step06-cgroups step07-full)
+stages=(step01-uts step02-self-exec step03-pid step04-chroot step05-pivot-root step06-cgroups step07-full step08-rootless)
 if [[ -z $bin_dir ]]; then
     echo "bench.sh: cargo build --release (the stages)" >&2
     packages=()
@@ -258,9 +261,28 @@ rows=(
     "s7c|step07-full|run --rootfs R --net none --pids 64 --memory 64M|run --rootfs $R --net none --pids 64 --memory 64M|$all|unshare -fpmiun --mount-proc chroot"
     "s7b|step07-full|run --rootfs R (default bridge)|run --rootfs $R|$all|unshare -fpmiun --mount-proc chroot"
 )
+# step08 as a normal user: the learner who ran sudo, else a uid of no account. Both the
+# stage and its baseline run as that user (setpriv drops to it first).
+declare -A as_user=()
+if [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
+    user_ids="--reuid=$(id -u "$SUDO_USER") --regid=$(id -g "$SUDO_USER") --init-groups"
+else
+    user_ids="--reuid=4242 --regid=4242 --clear-groups"
+fi
+# shellcheck disable=SC2086 # the ids are separate words
+if setpriv $user_ids -- test -x "$bin_dir/step08-rootless" -a -r "$rootfs/.rootfs-complete"; then
+    as_user[s8n]="setpriv $user_ids --"
+    rows+=("s8n|step08-rootless|run --rootfs R, as a normal user|run --rootfs $R|setpriv $user_ids -- unshare --user --map-root-user ${all#unshare }|unshare -Urfpmiun --mount-proc chroot (as that user)")
+else
+    echo "bench.sh: warning: no step08 row: setpriv $user_ids cannot reach $bin_dir/step08-rootless and $rootfs" >&2
+fi
 printf '%s\n' "${rows[@]}" >"$work/rows.txt"
 printf 'baseline commands, with R the rootfs:\n%s\n%s\n%s\n%s\n' "$uts /bin/true" "$pid /bin/true" \
     "$mnt /bin/true" "$all /bin/true" | sed "s|$R|R|g" >"$work/baselines.txt"
+if [[ -n ${as_user[s8n]:-} ]]; then
+    printf '%s\n' "${as_user[s8n]} unshare --user --map-root-user ${all#unshare } /bin/true" |
+        sed "s|$R|R|g" >>"$work/baselines.txt"
+fi
 for regime in b2b idle; do
     for row in "${rows[@]}"; do
         IFS='|' read -r id stage shown stage_args baseline _ <<<"$row"
@@ -273,7 +295,7 @@ for regime in b2b idle; do
             echo "bench.sh: $stage $shown, after 100 ms idle" >&2
         fi
         hyperfine "${options[@]}" \
-            -n "$stage $shown" "$(q "$bin_dir/$stage") $stage_args /bin/true" \
+            -n "$stage $shown" "${as_user[$id]:+${as_user[$id]} }$(q "$bin_dir/$stage") $stage_args /bin/true" \
             -n baseline "$baseline /bin/true" >"$work/$regime-$id.log" ||
             die "hyperfine failed on $stage $shown" "see $work/$regime-$id.log"
     done

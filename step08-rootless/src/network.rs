@@ -63,7 +63,6 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use nix::sched::{setns, CloneFlags};
 use nix::unistd::{close, fork, ForkResult};
 
 mod bridge;
@@ -225,7 +224,7 @@ impl Drop for HostLink {
     /// the container still lives (its setup failed), the runtime deletes the
     /// link itself.
     fn drop(&mut self) {
-        if !alive(self.pid.unsigned_abs()) && own_pid_namespace_for_children() {
+        if !alive(self.pid.unsigned_abs()) {
             // SAFETY: the runtime is single-threaded, so the copy fork(2)
             // makes of it is sound; the helper only sends one request, then
             // _exit(2)s without running the runtime's destructors.
@@ -261,13 +260,6 @@ impl Drop for HostLink {
             Err(err) => eprintln!("warning: {what}: {err:#}"),
         }
     }
-}
-
-/// run() made the runtime's next children members of the container's PID
-/// namespace (unshare(CLONE_NEWPID)), which died with the container: a
-/// fork(2) there fails with ENOMEM. Make them members of ours again.
-fn own_pid_namespace_for_children() -> bool {
-    File::open("/proc/self/ns/pid").is_ok_and(|ns| setns(ns, CloneFlags::CLONE_NEWPID).is_ok())
 }
 
 impl HostLink {

@@ -76,8 +76,8 @@ pub fn note_if_read_only(rootfs: &Path, mapped: impl Fn(u32) -> bool) {
     }
     let script = default_dir().with_file_name("scripts").join("build-rootfs.sh");
     let note = format!(
-        "{} belongs to uid {owner}, which is nobody in the container: its root can write \
-         only in /tmp there",
+        "{} belongs to uid {owner}, who is nobody in the container: its root may read \
+         there only what anyone may, and write only in /tmp",
         rootfs.display()
     );
     narrate(&note);

@@ -97,9 +97,10 @@ pub fn highest_owned(mount: &Path, here: &Path, uid: u32) -> Option<PathBuf> {
 fn not_delegated(why: String) -> anyhow::Error {
     crate::report::hinted(
         anyhow!("--memory, --pids and --cpus without root need a cgroup v2 subtree delegated to you: {why}"),
-        "check: `cat /proc/self/cgroup`, then `ls -ld /sys/fs/cgroup/<that path>` must show \
-         you as its owner; get one with systemd: `systemd-run --user --scope -p Delegate=yes \
-         cargo run -p step08-rootless -- run …`; or run without limits, or as root",
+        "check: the `0::` line of /proc/self/cgroup names your cgroup, and `ls -ld` of it \
+         under the cgroup2 mount must show you as its owner; get one with systemd: \
+         `systemd-run --user --scope -p Delegate=yes cargo run -p step08-rootless -- run …`; \
+         or run without limits, or as root",
     )
 }
 

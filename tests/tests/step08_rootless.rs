@@ -453,6 +453,14 @@ fn as_root_the_hosts_device_nodes_are_read_only_inside() {
     // a private mount namespace, so the real one is never touched.
     let dir = std::env::temp_dir().join(unique("cfs-devnull"));
     std::fs::create_dir(&dir).unwrap();
+    // Removed however the test ends.
+    struct Scratch(PathBuf);
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _scratch = Scratch(dir.clone());
     let standin = dir.join("null");
     let inside = "chmod 600 /dev/null; chown 65534 /dev/null; echo gone > /dev/null; \
                   head -c 3 /dev/zero | wc -c";
@@ -469,7 +477,6 @@ fn as_root_the_hosts_device_nodes_are_read_only_inside() {
         .args(["sh", "-c", inside])
         .checked();
     let meta = std::fs::metadata(&standin).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         (meta.permissions().mode() & 0o777, meta.uid()),

@@ -525,6 +525,48 @@ fn a_shell_reads_its_input_and_exits_with_its_status() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
 }
 
+/// `run /bin/bash` without sudo, in a real terminal (tmux), typed as a
+/// learner: a prompt, Ctrl-C ends the foreground job and not the shell,
+/// and root inside.
+#[test]
+fn interactive_bash_without_sudo_keeps_job_control() {
+    let stage = rootless();
+    let socket = unique("cfs-tmux");
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux (apt-get install tmux)")
+    };
+    let cmd = stage.command(&["bash"]);
+    let words: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|w| format!("'{}'", w.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    let cmdline = words.join(" ");
+    assert!(tmux(&["new-session", "-d", "-x", "150", "-y", "30", &cmdline]).status.success());
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).to_string();
+    let typed =
+        |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
+    let until =
+        |what: &str| wait_for(Duration::from_secs(10), || screen().contains(what).then_some(()));
+    let prompt = until("#");
+    typed(&["sleep 100", "Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    typed(&["C-c"]);
+    typed(&["echo alive-$((6*7)) uid-$(id -u)", "Enter"]);
+    let alive = until("alive-42 uid-0");
+    let shown = screen();
+    typed(&["exit", "Enter"]);
+    let _ = wait_for(Duration::from_secs(5), || {
+        (!tmux(&["has-session"]).status.success()).then_some(())
+    });
+    let _ = tmux(&["kill-server"]);
+    assert!(prompt.is_some(), "no prompt: {shown}");
+    assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
+}
+
 #[test]
 fn exit_status_and_usage_errors_as_before() {
     let stage = rootless();

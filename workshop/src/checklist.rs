@@ -118,6 +118,7 @@ const STAGE: [&[Entry]; 8] = [
         e("as_root_bridge_limits_and_groups_work_as_in_step07", "run as root: bridge, limits and groups work as in step07", "step08-rootless.md#the-idea"),
         e("as_root_the_hosts_device_nodes_are_read_only_inside", "run as root: the host's /dev/null cannot be changed from inside", "step08-rootless.md#what-is-isolated"),
         e("killing_the_runtime_ends_the_container", "SIGTERM or SIGKILL to the runtime ends the container", "step07-init.md#the-runtime-killed-with-sigkill"),
+        e("interactive_bash_without_sudo_keeps_job_control", "an interactive bash without sudo: a prompt, Ctrl-C reaches the job, not the shell", "step08-rootless.md#try-it"),
         e("a_shell_reads_its_input_and_exits_with_its_status", "a shell reads its input and exits with its status", "step08-rootless.md#try-it"),
         e("exit_status_and_usage_errors_as_before", "exit statuses, usage errors and `child` refused, as before", "step01-uts.md#what-can-go-wrong"),
     ],

@@ -216,6 +216,7 @@ fn spawn_child(child_args: &ChildArgs, mapping: &userns::Mapping) -> anyhow::Res
     let exec = userns::Exec::new(&argv, &env)?;
     // ANCHOR: spawn
     let flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET;
+    // And the IPC namespace, on a line of its own: step07-ipc.md is about it.
     let flags = flags | CloneFlags::CLONE_NEWIPC;
     // The new idea: a user namespace, and the PID namespace made in the same
     // clone(2) (step07's unshare(CLONE_NEWPID) on the runtime itself takes

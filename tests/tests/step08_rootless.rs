@@ -551,6 +551,10 @@ fn interactive_bash_without_sudo_keeps_job_control() {
         |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
     let until =
         |what: &str| wait_for(Duration::from_secs(10), || screen().contains(what).then_some(()));
+    // The server's socket file, removed at the end: tmux leaves it behind.
+    let socket_path = String::from_utf8_lossy(&tmux(&["display", "-p", "#{socket_path}"]).stdout)
+        .trim()
+        .to_string();
     let prompt = until("#");
     typed(&["sleep 100", "Enter"]);
     std::thread::sleep(Duration::from_millis(500));
@@ -563,6 +567,9 @@ fn interactive_bash_without_sudo_keeps_job_control() {
         (!tmux(&["has-session"]).status.success()).then_some(())
     });
     let _ = tmux(&["kill-server"]);
+    if !socket_path.is_empty() {
+        let _ = std::fs::remove_file(&socket_path);
+    }
     assert!(prompt.is_some(), "no prompt: {shown}");
     assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
 }

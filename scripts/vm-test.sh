@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# vm-test.sh - run the cgroup checks of step06-cgroups and step07-full inside a real Debian
-# kernel booted under qemu, on a pure cgroup v2 hierarchy.
+# vm-test.sh - run the cgroup checks of step06-cgroups, step07-full and step08-rootless
+# (as root, then as a normal user in a cgroup subtree delegated to them) inside a real
+# Debian kernel booted under qemu, on a pure cgroup v2 hierarchy.
 #
 # Why: the stages must work on cgroup v1, v2 and hybrid hosts, and a developer's host is only
 # one of those (this project's dev VM is hybrid), while most learners run pure cgroup v2.
@@ -39,8 +40,8 @@
 #
 # Knobs (environment):
 #   VM_STAGES      stages to test, separated by spaces or commas. Default: those of
-#                  step06-cgroups and step07-full whose crate exists and is a workspace
-#                  member. `none`: only the VM's own checks (cgroup2 mount, chroot,
+#                  step06-cgroups, step07-full and step08-rootless whose crate exists and
+#                  is a workspace member. `none`: only the VM's own checks (cgroup2 mount, chroot,
 #                  pivot_root, modules), e.g. to try the VM before any stage exists.
 #   VM_TIMEOUT     seconds before qemu is killed (default 150).
 #   VM_KEEP=1      keep the initramfs tree and image in target/vm/work after the run.
@@ -51,8 +52,10 @@
 #                  modules they depend on are added and loaded first).
 #   VM_HOST_TOOLS  host programs copied into the guest's /usr/sbin with their libraries,
 #                  replacing the busybox applet link there, for the stages that exec them
-#                  by PATH (default "ip": iproute2's, which can name a veth's peer; busybox's
-#                  ip cannot). busybox sh itself still runs its applet for a bare `ip`.
+#                  by PATH (default "ip setpriv": iproute2's ip, which can name a veth's
+#                  peer, busybox's cannot, and util-linux's setpriv, which step08's checks
+#                  run the stage as a normal user with). busybox sh itself still runs its
+#                  applet for a bare `ip`.
 #   VM_APPEND      extra kernel command-line arguments.
 #   VM_KERNEL_PKG  kernel package to boot (default: what linux-image-amd64 depends on).
 #   CARGO_TARGET_DIR  honoured when looking for the stage binaries.
@@ -69,11 +72,11 @@ vmdir=$root/target/vm
 target=${CARGO_TARGET_DIR:-$root/target}
 [[ $target == /* ]] || target=$PWD/$target
 
-CGROUP_STAGES=(step06-cgroups step07-full)
+CGROUP_STAGES=(step06-cgroups step07-full step08-rootless)
 timeout_s=${VM_TIMEOUT:-150}
 memory=${VM_MEMORY:-512M}
 read -r -a modules <<<"${VM_MODULES:-veth bridge}"
-read -r -a host_tools <<<"${VM_HOST_TOOLS:-ip}"
+read -r -a host_tools <<<"${VM_HOST_TOOLS:-ip setpriv}"
 
 say() { printf 'vm-test: %s\n' "$*" >&2; }
 die() {

@@ -21,6 +21,10 @@
 
 CG=/sys/fs/cgroup
 PARENT=$CG/containers-from-scratch
+# PARENT below CG, as /proc/PID/cgroup names it; and what starts a stage (nothing: as
+# root; step08-rootless's second round sets AS to a script that drops to a normal user).
+REL=/containers-from-scratch
+AS=
 ROOTFS=/rootfs
 T=/tmp/checks
 # Debian's busybox-static runs its own applet for a bare `ip` even when /usr/sbin/ip is
@@ -76,7 +80,7 @@ check_leftovers() {
 run() {
     label=$1
     shift
-    timeout 30 "$BIN" run "$@" >"$T/$label.out" 2>"$T/$label.err"
+    timeout 30 $AS "$BIN" run "$@" >"$T/$label.out" 2>"$T/$label.err"
     rc=$?
     check_leftovers "$label"
 }
@@ -180,34 +184,34 @@ check_cgroup_path() {
     elif [ -n "$inside_ns" ] && [ "$inside_ns" != "$(readlink /proc/self/ns/cgroup)" ]; then
         # A runtime with its own cgroup namespace shows the container its cgroup as /.
         if [ "$line" = "0::/" ]; then pass "$name"; else fail "$name" "own cgroup namespace, yet /proc/self/cgroup is '$line'"; fi
-    elif echo "$line" | grep -q '^0::/containers-from-scratch/[^/][^/]*$'; then
+    elif echo "$line" | grep -q "^0::$REL/[^/][^/]*\$"; then
         note "$name: $line"
         pass "$name"
     else
-        fail "$name" "/proc/self/cgroup inside is '$(squash "$T/path.out")', want 0::/containers-from-scratch/<name>"
+        fail "$name" "/proc/self/cgroup inside is '$(squash "$T/path.out")', want 0::$REL/<name>"
     fi
 }
 
 # (a) While the container sleeps, its cgroup's files hold the limits asked for.
 check_limit_files() {
     name=$STAGE/limit-files
-    timeout 30 "$BIN" run --pids 20 --memory 64M --cpus 0.5 --rootfs $ROOTFS ${NET:+--net "$NET"} \
+    timeout 30 $AS "$BIN" run --pids 20 --memory 64M --cpus 0.5 --rootfs $ROOTFS ${NET:+--net "$NET"} \
         /bin/sh -c 'exec sleep 3' >"$T/limits.out" 2>"$T/limits.err" &
     bg=$!
     t0=$(centis)
     cgpath=
     # The container's process, found from outside: a `sleep` whose /proc/PID/cgroup is
-    # below /containers-from-scratch/.
+    # below $REL/.
     while [ -z "$cgpath" ] && [ $(($(centis) - t0)) -lt 1000 ] && alive $bg; do
         for p in $(pidof sleep); do
-            cgpath=$(sed -n 's|^0::\(/containers-from-scratch/[^/]*\).*|\1|p' /proc/"$p"/cgroup 2>/dev/null)
+            cgpath=$(sed -n "s|^0::\\($REL/[^/]*\\).*|\\1|p" /proc/"$p"/cgroup 2>/dev/null)
             [ -n "$cgpath" ] && break
         done
         [ -n "$cgpath" ] || sleep 0.1
     done
     problems=
     if [ -z "$cgpath" ]; then
-        problems="no process of the container found in a cgroup below /containers-from-scratch/;"
+        problems="no process of the container found in a cgroup below $REL/;"
     else
         d=$CG$cgpath
         for kv in pids.max=20 memory.max=67108864 memory.swap.max=0 "cpu.max=50000 100000"; do
@@ -233,7 +237,7 @@ check_limit_files() {
 check_fork_storm() {
     name=$STAGE/fork-storm
     # shellcheck disable=SC2016 # $i is the container shell's
-    timeout 30 "$BIN" run --pids 20 --rootfs $ROOTFS ${NET:+--net "$NET"} /bin/sh -c \
+    timeout 30 $AS "$BIN" run --pids 20 --rootfs $ROOTFS ${NET:+--net "$NET"} /bin/sh -c \
         'i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i + 1)); done; wait' \
         >"$T/storm.out" 2>"$T/storm.err" &
     bg=$!
@@ -395,6 +399,83 @@ check_internal_process() {
     fi
 }
 
+# --- step08-rootless as a normal user, in a cgroup v2 subtree delegated to them ----------
+#
+# What systemd does for user@UID.service (and a unit with Delegate=yes): root makes a cgroup,
+# enables controllers in it, and chowns the directory and its cgroup.procs,
+# cgroup.threads and cgroup.subtree_control to the user (cgroup-v2.rst, "Delegation").
+# The user's processes live in a leaf below it (session/, as systemd's init.scope): the
+# delegated cgroup itself holds none, so controllers can be handed further down.
+RUSER=4242
+DELEGATED=$CG/user-$RUSER
+delegate() {
+    mkdir -p "$DELEGATED/session" &&
+        echo "+cpu +memory +pids" >"$CG/cgroup.subtree_control" &&
+        echo "+cpu +memory +pids" >"$DELEGATED/cgroup.subtree_control" || return 1
+    for d in "$DELEGATED" "$DELEGATED/session"; do
+        chown "$RUSER:$RUSER" "$d" "$d/cgroup.procs" "$d/cgroup.threads" "$d/cgroup.subtree_control" || return 1
+    done
+    # The launcher: into the user's session cgroup (as root may), then the user's ids
+    # (by its path: busybox sh would run its own setpriv applet, which lacks --reuid).
+    printf '#!/bin/sh\necho $$ >"%s/session/cgroup.procs" || exit 98\nexec /usr/sbin/setpriv --reuid=%s --regid=%s --clear-groups "$@"\n' \
+        "$DELEGATED" "$RUSER" "$RUSER" >"$T/as-user"
+    chmod 755 "$T/as-user"
+}
+
+# The same user outside a delegated subtree (the VM's root cgroup is root's) is refused
+# limits, with status 125, an error and a hint, and the command does not run.
+check_rootless_refused() {
+    name=$STAGE/limits-refused-without-delegation
+    timeout 30 /usr/sbin/setpriv --reuid=$RUSER --regid=$RUSER --clear-groups "$BIN" run --pids 20 \
+        --rootfs $ROOTFS /bin/sh -c 'echo SHOULD-NOT-RUN' >"$T/refused.out" 2>"$T/refused.err"
+    rc=$?
+    problems=
+    [ "$rc" = 125 ] || problems="$problems exit status $rc, want 125;"
+    grep -q '^error: .*delegated' "$T/refused.err" || problems="$problems no 'error: ... delegated' line;"
+    grep -q '^hint: ' "$T/refused.err" || problems="$problems no hint;"
+    ! grep -q SHOULD-NOT-RUN "$T/refused.out" || problems="$problems the command ran;"
+    if [ -n "$problems" ]; then
+        fail "$name" "${problems# } stderr: $(squash "$T/refused.err")"
+    else
+        note "$name: $(squash "$T/refused.err")"
+        pass "$name"
+    fi
+}
+
+# The container's root is the user on the host: uid_map 0 RUSER 1.
+check_rootless_ids() {
+    name=$STAGE/runs-as-the-user
+    run ids --pids 20 --rootfs $ROOTFS /bin/sh -c 'id -u; cat /proc/self/uid_map'
+    inside=$(tr -s ' \n' ' ' <"$T/ids.out")
+    if [ "$rc" = 0 ] && [ "$inside" = "0 0 $RUSER 1 " ]; then
+        pass "$name"
+    else
+        fail "$name" "exit status $rc; inside: '$inside', want '0 0 $RUSER 1'; stderr: $(squash "$T/ids.err")"
+    fi
+}
+
+# step08's limits, rootless: the checks the stages run as root, run again as uid RUSER
+# with the container's cgroups below the delegated subtree.
+check_rootless() {
+    STAGE=step08-rootless-as-uid-$RUSER
+    if ! delegate; then
+        fail "$STAGE/delegation" "could not delegate $DELEGATED to uid $RUSER"
+        return
+    fi
+    check_rootless_refused
+    PARENT=$DELEGATED/containers-from-scratch REL=/user-$RUSER/containers-from-scratch
+    AS=$T/as-user
+    : >"$T/leftovers.$STAGE"
+    check_rootless_ids
+    check_bad_value
+    check_cgroup_path
+    check_limit_files
+    check_fork_storm
+    check_oom
+    check_cleanup
+    PARENT=$CG/containers-from-scratch REL=/containers-from-scratch AS=
+}
+
 check_stage() {
     STAGE=$1 BIN=/stages/$1 NET=
     if [ ! -x "$BIN" ]; then
@@ -404,8 +485,9 @@ check_stage() {
     case $STAGE in
     step06-cgroups) ;;
     step07-full) NET=none ;;
+    step08-rootless) NET=none ;;
     *)
-        skip "$STAGE" "no checks for this stage here (only step06-cgroups and step07-full)"
+        skip "$STAGE" "no checks for this stage here (only step06-cgroups, step07-full and step08-rootless)"
         return
         ;;
     esac
@@ -419,6 +501,7 @@ check_stage() {
     [ "$STAGE" != step07-full ] || check_sysrq_read_only
     check_internal_process
     check_cleanup
+    [ "$STAGE" != step08-rootless ] || check_rootless
 }
 
 check_vm_cgroup2

@@ -120,6 +120,82 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A directory of the test's own in the temp directory (mode 0755, its path
+/// canonical), removed however the test ends: a failed assertion, or a stage
+/// that panics (as a workshop skeleton does), included.
+pub struct Scratch {
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(prefix: &str) -> Scratch {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(unique(prefix));
+        fs::create_dir(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch { path: fs::canonicalize(&path).unwrap() }
+    }
+
+    /// What is in it, by name, sorted.
+    pub fn entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&self.path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A tmux server of the test's own (`tmux -L NAME`), for a container that
+/// needs a real terminal. Dropped, however the test ends, it is killed and
+/// its socket file removed: tmux leaves that in /tmp/tmux-UID/ otherwise.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    pub fn new() -> Tmux {
+        Tmux { socket: unique("cfs-tmux") }
+    }
+
+    /// `tmux -L NAME ARGS…`, and what it printed.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux (apt-get install tmux)")
+    }
+
+    /// What the pane shows now.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+}
+
+impl Default for Tmux {
+    fn default() -> Tmux {
+        Tmux::new()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+        let dir =
+            std::env::var_os("TMUX_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+        let uid = nix::unistd::Uid::effective();
+        let _ = fs::remove_file(dir.join(format!("tmux-{uid}")).join(&self.socket));
+    }
+}
+
 /// What one container run gave back.
 #[derive(Debug)]
 pub struct Outcome {

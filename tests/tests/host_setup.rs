@@ -13,7 +13,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use container_tests::{outcome, root_or_skip, unique, workspace_root, Outcome};
+use container_tests::{outcome, root_or_skip, workspace_root, Outcome, Scratch};
 
 /// Where the scripts look for tools besides the caller's PATH
 /// (build-rootfs.sh uses only the last four, install-deps.sh all of them).
@@ -26,37 +26,6 @@ const NEEDS: [&str; 13] = [
     "iptables", "nft", "sudo",
 ];
 
-/// A directory of this test's own under the temp dir, removed on drop (also
-/// when the test fails). Canonical, so it reads as the scripts print it.
-struct Scratch {
-    path: PathBuf,
-}
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let path = std::env::temp_dir().join(unique(&format!("host-setup-{tag}")));
-        fs::create_dir(&path).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        Scratch { path: fs::canonicalize(&path).unwrap() }
-    }
-
-    /// What is in it, by name, sorted.
-    fn entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.path)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
 fn script(name: &str) -> PathBuf {
     workspace_root().join("scripts").join(name)
 }
@@ -68,7 +37,7 @@ struct Scripts(Scratch);
 
 impl Scripts {
     fn copy() -> Scripts {
-        let scratch = Scratch::new("scripts");
+        let scratch = Scratch::new("host-setup-scripts");
         for name in ["build-rootfs.sh", "install-deps.sh", "cargo-runner.sh"] {
             fs::copy(script(name), scratch.path.join(name)).unwrap();
         }
@@ -296,7 +265,7 @@ fn rootfs_without_busybox_is_refused_with_a_hint() {
     if !root_or_skip("rootfs_without_busybox_is_refused_with_a_hint") {
         return;
     }
-    let scratch = Scratch::new("no-busybox");
+    let scratch = Scratch::new("host-setup-no-busybox");
     let dir = scratch.path.join("rootfs");
     let then = format!("{} {}", q(script("build-rootfs.sh")), q(&dir));
     let out = outcome(in_namespace(false, &mask(&["busybox"]), &then));
@@ -348,7 +317,7 @@ fn a_rootfs_with_root_dirs_is_refused_for_its_user_and_reset_takes_it_back() {
         return;
     }
     let (uid, gid) = nobody();
-    let scratch = Scratch::new("owned");
+    let scratch = Scratch::new("host-setup-owned");
     let scripts = Scripts::copy();
     let dir = rootfs_of_nobody(&scratch, &scripts);
     let stamp = dir.join(".rootfs-complete");
@@ -406,7 +375,7 @@ fn a_rootfs_an_older_version_built_as_root_is_refused_with_a_hint() {
     if !root_or_skip("a_rootfs_an_older_version_built_as_root_is_refused_with_a_hint") {
         return;
     }
-    let scratch = Scratch::new("all-root");
+    let scratch = Scratch::new("host-setup-all-root");
     let scripts = Scripts::copy();
     let dir = rootfs_of_nobody(&scratch, &scripts);
     let status = Command::new("chown").args(["-R", "0:0"]).arg(&dir).status().unwrap();
@@ -425,7 +394,7 @@ fn an_empty_dir_of_the_users_is_built_in() {
         return;
     }
     let (uid, gid) = nobody();
-    let scratch = Scratch::new("empty-dir");
+    let scratch = Scratch::new("host-setup-empty-dir");
     let dir = scratch.path.join("rootfs");
     fs::create_dir(&dir).unwrap();
     std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
@@ -445,7 +414,7 @@ fn reset_of_a_missing_rootfs_builds_it_as_the_directory_owner() {
         return;
     }
     let (uid, gid) = nobody();
-    let scratch = Scratch::new("reset-new");
+    let scratch = Scratch::new("host-setup-reset-new");
     std::os::unix::fs::chown(&scratch.path, Some(uid), Some(gid)).unwrap();
     let scripts = Scripts::copy();
     assert_nobody_can("-r", &scripts.path("build-rootfs.sh"));
@@ -457,7 +426,7 @@ fn reset_of_a_missing_rootfs_builds_it_as_the_directory_owner() {
 
 #[test]
 fn build_rootfs_refuses_bad_arguments_before_creating_anything() {
-    let scratch = Scratch::new("rootfs-args");
+    let scratch = Scratch::new("host-setup-rootfs-args");
     let dir = scratch.path.join("rootfs");
     let run = |args: &[&Path]| {
         let mut cmd = Command::new(script("build-rootfs.sh"));
@@ -487,7 +456,7 @@ fn build_rootfs_refuses_bad_arguments_before_creating_anything() {
 /// must not build ./--bogus).
 #[test]
 fn build_rootfs_refuses_an_option_after_reset() {
-    let scratch = Scratch::new("reset-option");
+    let scratch = Scratch::new("host-setup-reset-option");
     let out = outcome({
         let mut cmd = Command::new(script("build-rootfs.sh"));
         cmd.args(["--reset", "--bogus"]).current_dir(&scratch.path);
@@ -505,7 +474,7 @@ fn install_deps_on_an_unknown_distribution_names_the_packages() {
     if !root_or_skip("install_deps_on_an_unknown_distribution_names_the_packages") {
         return;
     }
-    let scratch = Scratch::new("plan9");
+    let scratch = Scratch::new("host-setup-plan9");
     let setup = fake_os_release(&scratch, "ID=plan9\n") + &mask(&["tmux"]);
     let out = outcome(in_namespace(false, &setup, &q(script("install-deps.sh"))));
 
@@ -534,7 +503,7 @@ fn install_deps_without_sudo_as_a_normal_user() {
     let scripts = Scripts::copy();
     let install = scripts.path("install-deps.sh");
     assert_nobody_can("-r", &install);
-    let scratch = Scratch::new("no-sudo");
+    let scratch = Scratch::new("host-setup-no-sudo");
     // A Debian host, whatever this one is: the path to the sudo check is fixed.
     let setup = fake_os_release(&scratch, "ID=debian\n") + &mask(&["tmux", "sudo"]);
     let out = outcome(in_namespace(false, &setup, &format!("{} {}", as_nobody(), q(&install))));
@@ -565,7 +534,7 @@ fn install_deps_when_sudo_wants_a_password_and_there_is_no_terminal() {
     let scripts = Scripts::copy();
     let install = scripts.path("install-deps.sh");
     assert_nobody_can("-r", &install);
-    let scratch = Scratch::new("sudo-password");
+    let scratch = Scratch::new("host-setup-sudo-password");
     let setup = fake_os_release(&scratch, "ID=debian\n") + &mask(&["tmux"]);
     // A new session: no controlling terminal; stdin is no terminal either.
     let then = format!("setsid --wait {} {} </dev/null", as_nobody(), q(&install));

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::assert::Assert;
 use container_tests::{
-    checks, error_then_hint, pids_with_argv, root_or_skip, root_tests, stdout_text, tool, unique,
-    unique_secs, wait_for, Checked, Running, Stage,
+    checks, error_then_hint, pids_with_argv, root_or_skip, root_tests, stdout_text, tool,
+    unique_secs, wait_for, Checked, Running, Scratch, Stage, Tmux,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -448,19 +448,13 @@ fn interactive_bash_keeps_job_control() {
         return;
     }
     // A real terminal: tmux runs the container's bash; we type as a learner.
-    let socket = unique("cfs-tmux");
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(["-L", &socket])
-            .args(args)
-            .output()
-            .expect("tmux (apt-get install tmux)")
-    };
+    let server = Tmux::new();
+    let tmux = |args: &[&str]| server.run(args);
     let cmdline = format!("{} run --net none bash", stage().bin().display());
     let rootfs = container_tests::rootfs();
     let cmdline = cmdline.replace(" run ", &format!(" run --rootfs {} ", rootfs.display()));
     assert!(tmux(&["new-session", "-d", "-x", "120", "-y", "30", &cmdline]).status.success());
-    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).to_string();
+    let screen = || server.screen();
     let typed =
         |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
     let until =
@@ -476,7 +470,7 @@ fn interactive_bash_keeps_job_control() {
     let _ = wait_for(Duration::from_secs(5), || {
         (!tmux(&["has-session"]).status.success()).then_some(())
     });
-    let _ = tmux(&["kill-server"]);
+    drop(server);
     assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
 }
 
@@ -599,20 +593,13 @@ fn run_with_fds(stage: &Stage, fds: &[(u32, &Path)], args: &[&str]) -> Assert {
 }
 
 /// A host directory with a marker file in it, removed on drop.
-struct HostDir(std::path::PathBuf);
+struct HostDir(Scratch);
 
 impl HostDir {
     fn new() -> HostDir {
-        let dir = std::env::temp_dir().join(unique("cfs-fds"));
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("marker"), "only on the host\n").unwrap();
+        let dir = Scratch::new("cfs-fds");
+        std::fs::write(dir.path.join("marker"), "only on the host\n").unwrap();
         HostDir(dir)
-    }
-}
-
-impl Drop for HostDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -627,7 +614,7 @@ fn inherited_descriptors_do_not_reach_the_command() {
     // directory it reads.
     run_with_fds(
         &stage(),
-        &[(7, &host.0)],
+        &[(7, &host.0.path)],
         &["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; cat /proc/self/fd/7/marker"],
     )
     .code(1)
@@ -645,7 +632,7 @@ fn preserve_fds_passes_those_on_purpose_and_no_others() {
     // 3 passed on, 4 closed (ls's own directory is then 4).
     run_with_fds(
         &stage_net_none(),
-        &[(3, &host.0), (4, &host.0)],
+        &[(3, &host.0.path), (4, &host.0.path)],
         &["--preserve-fds", "1", "sh", "-c", script],
     )
     .success()
@@ -718,9 +705,8 @@ fn device_nodes_are_the_containers_own() {
     }
     // A stand-in for the host's /dev/null, bound over it in a private mount
     // namespace: the real one is never touched, whatever the runtime does.
-    let dir = std::env::temp_dir().join(unique("cfs-devnull"));
-    std::fs::create_dir(&dir).unwrap();
-    let standin = dir.join("null");
+    let dir = Scratch::new("cfs-devnull");
+    let standin = dir.path.join("null");
     let inside = "chmod 600 /dev/null; chown 65534 /dev/null; echo gone > /dev/null; \
                   head -c 3 /dev/zero | wc -c; head -c 3 /dev/urandom | wc -c; \
                   echo x > /dev/full || echo full is full";
@@ -736,7 +722,7 @@ fn device_nodes_are_the_containers_own() {
         .args(["sh", "-c", inside])
         .checked();
     let meta = std::fs::metadata(&standin).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(dir);
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     assert_eq!(
         (meta.permissions().mode() & 0o777, meta.uid()),
@@ -859,11 +845,10 @@ fn a_symlink_swap_during_setup_reaches_nothing_outside() {
         return;
     }
     use std::sync::atomic::{AtomicBool, Ordering};
-    let scratch = std::env::temp_dir().join(unique("cfs-race"));
-    let (rootfs, host) = (scratch.join("rootfs"), scratch.join("host"));
-    std::fs::create_dir_all(&host).unwrap();
     // Removed however the test ends (a runtime that panics included).
-    let _scratch = HostDir(scratch.clone());
+    let scratch = Scratch::new("cfs-race");
+    let (rootfs, host) = (scratch.path.join("rootfs"), scratch.path.join("host"));
+    std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("null"), "host data\n").unwrap();
     let built = Command::new(container_tests::workspace_root().join("scripts/build-rootfs.sh"))
         .arg(&rootfs)
@@ -920,7 +905,7 @@ fn a_symlink_swap_during_setup_reaches_nothing_outside() {
         .collect();
     left.sort();
     let victim = std::fs::read_to_string(host.join("null")).unwrap_or_default();
-    std::fs::remove_dir_all(&scratch).unwrap();
+    drop(scratch);
     eprintln!("setup race: {runs} runs, {succeeded} went through");
     assert!(runs >= 10, "only {runs} runs in 8 s");
     assert_eq!(left, ["null"], "the runtime created files in the host directory");

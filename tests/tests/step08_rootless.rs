@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use container_tests::{
     checks, error_then_hint, pids_with_argv, root_or_skip, root_tests, stdout_text, tool, unique,
-    unique_secs, wait_for, Checked, Stage, TEST_UID,
+    unique_secs, wait_for, Checked, Scratch, Stage, Tmux, TEST_UID,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -451,17 +451,8 @@ fn as_root_the_hosts_device_nodes_are_read_only_inside() {
     // Root inside is root outside: a writable bind of the host's /dev/null
     // would let it chmod the host's. A stand-in is bound over /dev/null in
     // a private mount namespace, so the real one is never touched.
-    let dir = std::env::temp_dir().join(unique("cfs-devnull"));
-    std::fs::create_dir(&dir).unwrap();
-    // Removed however the test ends.
-    struct Scratch(PathBuf);
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _scratch = Scratch(dir.clone());
-    let standin = dir.join("null");
+    let dir = Scratch::new("cfs-devnull");
+    let standin = dir.path.join("null");
     let inside = "chmod 600 /dev/null; chown 65534 /dev/null; echo gone > /dev/null; \
                   head -c 3 /dev/zero | wc -c";
     let script = format!(
@@ -531,14 +522,8 @@ fn a_shell_reads_its_input_and_exits_with_its_status() {
 #[test]
 fn interactive_bash_without_sudo_keeps_job_control() {
     let stage = rootless();
-    let socket = unique("cfs-tmux");
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-L", &socket])
-            .args(args)
-            .output()
-            .expect("tmux (apt-get install tmux)")
-    };
+    let server = Tmux::new();
+    let tmux = |args: &[&str]| server.run(args);
     let cmd = stage.command(&["bash"]);
     let words: Vec<String> = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
@@ -546,15 +531,11 @@ fn interactive_bash_without_sudo_keeps_job_control() {
         .collect();
     let cmdline = words.join(" ");
     assert!(tmux(&["new-session", "-d", "-x", "150", "-y", "30", &cmdline]).status.success());
-    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).to_string();
+    let screen = || server.screen();
     let typed =
         |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
     let until =
         |what: &str| wait_for(Duration::from_secs(10), || screen().contains(what).then_some(()));
-    // The server's socket file, removed at the end: tmux leaves it behind.
-    let socket_path = String::from_utf8_lossy(&tmux(&["display", "-p", "#{socket_path}"]).stdout)
-        .trim()
-        .to_string();
     let prompt = until("#");
     typed(&["sleep 100", "Enter"]);
     std::thread::sleep(Duration::from_millis(500));
@@ -566,10 +547,7 @@ fn interactive_bash_without_sudo_keeps_job_control() {
     let _ = wait_for(Duration::from_secs(5), || {
         (!tmux(&["has-session"]).status.success()).then_some(())
     });
-    let _ = tmux(&["kill-server"]);
-    if !socket_path.is_empty() {
-        let _ = std::fs::remove_file(&socket_path);
-    }
+    drop(server);
     assert!(prompt.is_some(), "no prompt: {shown}");
     assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
 }

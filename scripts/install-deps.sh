@@ -27,6 +27,7 @@ hostname|hostname|hostname|the rootfs and the book
 ldd|libc-bin|glibc-common|scripts/build-rootfs.sh copies each tool with its libraries
 tmux|tmux|tmux|the job-control test types into a real terminal
 capsh|libcap2-bin|libcap|the hardening chapter decodes capability sets
+newuidmap|uidmap|shadow-utils|step08 maps ids 1-65535 to your range in /etc/subuid, for files of many owners
 iptables|iptables|iptables-nft|the network chapter (NAT with iptables)
 nft|nftables|nftables|the network chapter (NAT with nft)
 sudo|sudo|sudo|the book shows sudo for the commands that need root'

@@ -251,9 +251,16 @@ fn unexpected(what: &str, message: &[&str]) -> String {
     let got = field(message, "var as str: ").or_else(|| field(message, "var: "));
     let expected = field(message, "original: ");
     // The stage's own error line, from the stderr the test shows.
+    // On a line of its own, or first in a one-line `stderr="error: …\\n"`.
     let error = message
         .iter()
         .map(|l| l.trim().replace("\\'", "'"))
+        .map(|l| match l.strip_prefix("stderr=\"") {
+            Some(quoted) => {
+                quoted.split("\\n").next().unwrap_or("").trim_end_matches('"').to_string()
+            }
+            None => l,
+        })
         .find(|l| l.starts_with("error: "))
         .map_or_else(String::new, |e| format!(": {e}"));
     let shown = |v: Option<String>| format!("{:?}", v.unwrap_or_default());

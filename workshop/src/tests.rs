@@ -380,6 +380,16 @@ error: unexpected argument \\'--memory\\' found
         checklist::first_useful_line(code),
         "exit status 125, expected 137: error: unexpected argument '--memory' found"
     );
+    let one_line = "
+thread 'x' (1) panicked at tests/src/checks.rs:20:40:
+Unexpected failure.
+code=125
+stderr=\"error: unmounting /dev/.pivot_root.0qafFj: EBUSY: Device or resource busy\\n\"
+";
+    assert_eq!(
+        checklist::first_useful_line(one_line),
+        "exit status 125, expected 0: error: unmounting /dev/.pivot_root.0qafFj: EBUSY: Device or resource busy"
+    );
     let learner_panic = "
 thread 'x' (1) panicked at tests/src/checks.rs:20:40:
 Unexpected failure.

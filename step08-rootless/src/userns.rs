@@ -38,13 +38,19 @@ use crate::report::{hinted, narrate};
 /// distribution's files and users use (nobody is 65534).
 pub const SUB_IDS: u32 = 65535;
 
+/// Every ID to itself: the map of the host's own user namespace (IDs 0 to
+/// 4294967294; 4294967295 is (uid_t)-1, "no ID").
+pub const ALL_IDS: &str = "0 0 4294967295";
+
 // ANCHOR: mapping
 /// Which IDs of the host the container's IDs are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mapping {
-    /// Run as root: root inside is root outside, and no other ID is mapped.
+    /// Run as root: every ID inside is the same ID outside, root to root.
     /// The lesson is the same; the container's root is still confined to
-    /// its own namespaces.
+    /// its own namespaces. (Root alone, `0 0 1`, would leave root inside
+    /// unable to read a rootfs in a 0700 home of a user: its capabilities
+    /// override permissions only on files whose owner is mapped.)
     RootToRoot,
     /// A normal user without helpers: 0 inside is the caller, one ID. Files
     /// of other owners show as `nobody`, and `chown` to anyone else fails.
@@ -80,7 +86,7 @@ impl Mapping {
     /// The uid_map and gid_map lines, as the kernel will show them.
     pub fn lines(&self) -> (String, String) {
         match *self {
-            Mapping::RootToRoot => ("0 0 1".into(), "0 0 1".into()),
+            Mapping::RootToRoot => (ALL_IDS.into(), ALL_IDS.into()),
             Mapping::Caller { uid, gid } => (format!("0 {uid} 1"), format!("0 {gid} 1")),
             Mapping::Subordinate { uid, gid, subuid, subgid } => (
                 format!("0 {uid} 1\n1 {subuid} {SUB_IDS}"),
@@ -92,7 +98,7 @@ impl Mapping {
     /// Whether the host's `uid` is some user inside (else it shows as nobody).
     pub fn maps(&self, host_uid: u32) -> bool {
         match *self {
-            Mapping::RootToRoot => host_uid == 0,
+            Mapping::RootToRoot => true,
             Mapping::Caller { uid, .. } => host_uid == uid,
             Mapping::Subordinate { uid, subuid, .. } => {
                 host_uid == uid || (subuid..subuid.saturating_add(SUB_IDS)).contains(&host_uid)
@@ -104,7 +110,7 @@ impl Mapping {
     pub fn describe(&self) -> String {
         let (uids, gids) = self.lines();
         let how = match self {
-            Mapping::RootToRoot => "run as root: root inside is root outside, one id",
+            Mapping::RootToRoot => "run as root: root inside is root outside, every id to itself",
             Mapping::Caller { .. } => {
                 "you alone, as root inside (for ids 1-65535 too: the uidmap package, \
                  and ranges in /etc/subuid and /etc/subgid)"
@@ -125,8 +131,8 @@ impl Mapping {
                 // host's), so the kernel lets it write gid_map and leaves
                 // setgroups(2) allowed inside: the container can drop root's
                 // supplementary groups (security::clear_supplementary_groups).
-                write_proc(pid, "uid_map", "0 0 1")?;
-                write_proc(pid, "gid_map", "0 0 1")
+                write_proc(pid, "uid_map", ALL_IDS)?;
+                write_proc(pid, "gid_map", ALL_IDS)
             }
             Mapping::Caller { uid, gid } => {
                 // ANCHOR: your_turn_userns -- step08-rootless.md#the-key-code: write "deny" to /proc/PID/setgroups, then "0 GID 1" to gid_map and "0 UID 1" to uid_map (write_proc)

@@ -137,7 +137,8 @@ fn as_root_the_map_is_root_to_root() {
     let text = stdout_text(&out);
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let words: Vec<Vec<&str>> = lines.iter().map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(words, [vec!["0", "0", "1"], vec!["0", "0", "1"], vec!["allow"]], "{text}");
+    let all = vec!["0", "0", "4294967295"];
+    assert_eq!(words, [all.clone(), all, vec!["allow"]], "{text}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn sub_range_refuses_short_or_missing_ranges() {
 
 #[test]
 fn map_lines() {
-    assert_eq!(Mapping::RootToRoot.lines(), ("0 0 1".into(), "0 0 1".into()));
+    assert_eq!(Mapping::RootToRoot.lines(), ("0 0 4294967295".into(), "0 0 4294967295".into()));
     let caller = Mapping::Caller { uid: 1000, gid: 100 };
     assert_eq!(caller.lines(), ("0 1000 1".into(), "0 100 1".into()));
     let sub = Mapping::Subordinate { uid: 1000, gid: 100, subuid: 100000, subgid: 200000 };
@@ -36,7 +36,7 @@ fn which_host_ids_are_someone_inside() {
     let sub = Mapping::Subordinate { uid: 1000, gid: 100, subuid: 100000, subgid: 200000 };
     assert!(sub.maps(1000) && sub.maps(100000) && sub.maps(165534));
     assert!(!sub.maps(165535) && !sub.maps(0));
-    assert!(Mapping::RootToRoot.maps(0) && !Mapping::RootToRoot.maps(1000));
+    assert!(Mapping::RootToRoot.maps(0) && Mapping::RootToRoot.maps(1000));
 }
 
 #[test]

@@ -536,12 +536,17 @@ pub fn run(script: &str, dir: &Path, timeout: Duration) -> std::io::Result<Ran> 
         .stdin(Stdio::null())
         .stdout(Stdio::from(write.try_clone()?))
         .stderr(Stdio::from(write));
-    // SAFETY: setsid(2) is async-signal-safe, and all this closure calls.
+    // SAFETY: setsid(2) and close_range(2) are async-signal-safe system
+    // calls, and all this closure makes.
     unsafe {
         cmd.pre_exec(|| {
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());
             }
+            // Nor what the test process itself inherited without close-on-exec
+            // (a script that started cargo test with a descriptor of its own
+            // open, as bench.sh does): the book's --preserve-fds lesson counts them.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
             Ok(())
         });
     }

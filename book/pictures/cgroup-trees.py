@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 # Borrow make.py's palette and text helper (and leave no __pycache__ in the book).
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make import BLUE, BLUE_BG, GREY, GREY_BG, INK, OUT, text  # noqa: E402
+from make import BLUE, BLUE_BG, GREY, GREY_BG, INK, text, write_or_check  # noqa: E402
 
 ORANGE, ORANGE_BG = "#c98a1b", "#fdf3e1"
 
@@ -163,22 +163,7 @@ def picture_svg(pic):
 
 
 def main():
-    check = sys.argv[1:] == ["--check"]
-    if sys.argv[1:] and not check:
-        sys.exit("usage: book/pictures/cgroup-trees.py [--check]")
-    stale = 0
-    for name, pic in PICTURES.items():
-        path = OUT / name
-        svg = picture_svg(pic)
-        if check:
-            if not path.exists() or path.read_text() != svg:
-                print(f"book/src/pictures/{name}: stale: run python3 book/pictures/cgroup-trees.py")
-                stale += 1
-        elif not path.exists() or path.read_text() != svg:
-            OUT.mkdir(parents=True, exist_ok=True)
-            path.write_text(svg)
-            print(f"wrote book/src/pictures/{name}")
-    sys.exit(1 if stale else 0)
+    write_or_check("cgroup-trees.py", ((name, picture_svg(pic)) for name, pic in PICTURES.items()))
 
 
 if __name__ == "__main__":

@@ -276,22 +276,29 @@ def pictures():
         yield f"{name}.svg", stage_svg(stage)
 
 
-def main():
+def write_or_check(script, pictures):
+    """The command line every picture script shares: write the pictures that
+    changed, or with --check, name the stale ones and exit 1. `pictures` is an
+    iterable of (file name, SVG text); `script` is the script's own name."""
     check = sys.argv[1:] == ["--check"]
     if sys.argv[1:] and not check:
-        sys.exit("usage: book/pictures/make.py [--check]")
+        sys.exit(f"usage: book/pictures/{script} [--check]")
     stale = 0
-    for name, svg in pictures():
+    for name, svg in pictures:
         path = OUT / name
         if check:
             if not path.exists() or path.read_text() != svg:
-                print(f"book/src/pictures/{name}: stale: run python3 book/pictures/make.py")
+                print(f"book/src/pictures/{name}: stale: run python3 book/pictures/{script}")
                 stale += 1
         elif not path.exists() or path.read_text() != svg:
             OUT.mkdir(parents=True, exist_ok=True)
             path.write_text(svg)
             print(f"wrote book/src/pictures/{name}")
     sys.exit(1 if stale else 0)
+
+
+def main():
+    write_or_check("make.py", pictures())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 # Borrow make.py's palette, text helper and stage picture (and leave no __pycache__).
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make import BLUE, BLUE_BG, GREY, GREY_BG, INK, OUT, stage_svg, text  # noqa: E402
+from make import BLUE, BLUE_BG, GREY, GREY_BG, INK, stage_svg, text, write_or_check  # noqa: E402
 
 NOTE, DARK = "#555555", "#444444"
 
@@ -146,22 +146,7 @@ PICTURES = {
 
 
 def main():
-    check = sys.argv[1:] == ["--check"]
-    if sys.argv[1:] and not check:
-        sys.exit("usage: book/pictures/step08-rootless.py [--check]")
-    stale = 0
-    for name, draw in PICTURES.items():
-        svg = draw()
-        path = OUT / name
-        if check:
-            if not path.exists() or path.read_text() != svg:
-                print(f"book/src/pictures/{name}: stale: run python3 book/pictures/step08-rootless.py")
-                stale += 1
-        elif not path.exists() or path.read_text() != svg:
-            OUT.mkdir(parents=True, exist_ok=True)
-            path.write_text(svg)
-            print(f"wrote book/src/pictures/{name}")
-    sys.exit(1 if stale else 0)
+    write_or_check("step08-rootless.py", ((name, draw()) for name, draw in PICTURES.items()))
 
 
 if __name__ == "__main__":

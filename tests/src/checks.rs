@@ -268,6 +268,32 @@ pub fn mountinfo_has_only_container_mounts(stage: &Stage) {
     mountinfo_has_only(stage, &[]);
 }
 
+/// The mounts step07 and later add over /proc and /sys: /sys read-only, the
+/// masks and the read-only kernel directories (security/masks.rs).
+pub const MASKS: &[&str] = &[
+    "/sys",
+    "/sys/firmware",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/interrupts",
+    "/proc/config.gz",
+    "/proc/kpagecgroup",
+    "/proc/kpagecount",
+    "/proc/kpageflags",
+    "/proc/slabinfo",
+];
+
 /// The same, with the mounts a later stage adds (step07: /sys and the masks).
 /// Step05 and step06 bind the host's device nodes into /dev (each a mount);
 /// step07 makes its own with mknod (none); step08, in a user namespace where

@@ -493,30 +493,7 @@ fn earlier_lessons_hold() {
     checks::host_mounts_unchanged(&stage);
     checks::host_mounts_unchanged_on_shared_root(&stage);
     checks::dev_is_minimal(&stage);
-    let masks = [
-        "/sys",
-        "/sys/firmware",
-        "/proc/bus",
-        "/proc/fs",
-        "/proc/irq",
-        "/proc/sys",
-        "/proc/sysrq-trigger",
-        "/proc/acpi",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/proc/scsi",
-        "/proc/interrupts",
-        "/proc/config.gz",
-        "/proc/kpagecgroup",
-        "/proc/kpagecount",
-        "/proc/kpageflags",
-        "/proc/slabinfo",
-    ];
-    checks::mountinfo_has_only(&stage, &masks);
+    checks::mountinfo_has_only(&stage, checks::MASKS);
     stage
         .cmd(&["sh", "-c", "ps -e -o pid=,comm=; true"])
         .checked()

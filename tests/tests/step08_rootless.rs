@@ -253,30 +253,7 @@ fn step07_hardening_still_holds() {
         .checked()
         .success()
         .stdout("0\n");
-    let masks = [
-        "/sys",
-        "/sys/firmware",
-        "/proc/bus",
-        "/proc/fs",
-        "/proc/irq",
-        "/proc/sys",
-        "/proc/sysrq-trigger",
-        "/proc/acpi",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/proc/scsi",
-        "/proc/interrupts",
-        "/proc/config.gz",
-        "/proc/kpagecgroup",
-        "/proc/kpagecount",
-        "/proc/kpageflags",
-        "/proc/slabinfo",
-    ];
-    checks::mountinfo_has_only(&stage, &masks);
+    checks::mountinfo_has_only(&stage, checks::MASKS);
     checks::dev_is_minimal(&stage);
     checks::host_mounts_unchanged(&stage);
     checks::signal_mask_is_clean(&stage);

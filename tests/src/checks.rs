@@ -9,8 +9,8 @@ use assert_cmd::assert::Assert;
 use predicates::prelude::*;
 
 use crate::{
-    error_then_hint, host_hostname, pids_with_argv, stdout_text, tool, unique, wait_for, Checked,
-    Stage,
+    copy_program, error_then_hint, host_hostname, pids_with_argv, stdout_text, tool, unique,
+    wait_for, Checked, Stage,
 };
 
 /// `docker run`'s exit-status rules: the command's own status, 127 for a
@@ -65,7 +65,7 @@ pub fn not_root_is_refused(stage: &Stage) {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.join(stage.name);
-    std::fs::copy(stage.bin(), &bin).unwrap();
+    copy_program(&stage.bin(), &bin);
     let out = tool("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)

@@ -103,11 +103,9 @@ pub fn rootfs() -> PathBuf {
             );
             // The chroot-escape lesson program goes in too (see checks::escape).
             ensure_built();
-            fs::copy(target_dir().join("chroot-escape"), dir.join("usr/bin/chroot-escape"))
-                .expect("copying chroot-escape into the rootfs");
+            copy_program(&target_dir().join("chroot-escape"), &dir.join("usr/bin/chroot-escape"));
             // And the seccomp probe (see src/bin/syscall-probe.rs).
-            fs::copy(target_dir().join("syscall-probe"), dir.join("usr/bin/syscall-probe"))
-                .expect("copying syscall-probe into the rootfs");
+            copy_program(&target_dir().join("syscall-probe"), &dir.join("usr/bin/syscall-probe"));
             drop(lock);
             dir
         })
@@ -115,6 +113,29 @@ pub fn rootfs() -> PathBuf {
 }
 
 /// A name no other test in this run uses: hostnames, cgroups, markers.
+/// Copy a program that a test will run. The copy is written by `cp`, a child
+/// process, and never through a descriptor of this one: the tests run in
+/// parallel threads, and a thread that forks while this process holds the
+/// copy open for writing hands that descriptor to its child until the child
+/// execs. Running the copy in that window fails with "Text file busy"
+/// (ETXTBSY), which is how `not_root_is_refused` once failed in CI.
+pub fn copy_program(from: &Path, to: &Path) {
+    let out = Command::new("cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running cp");
+    assert!(
+        out.status.success(),
+        "cp {} {} failed: {}",
+        from.display(),
+        to.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
@@ -366,7 +387,7 @@ pub fn unprivileged_files(stage: &'static str) -> (PathBuf, PathBuf) {
     let _one_at_a_time = COPYING.lock().unwrap_or_else(|e| e.into_inner());
     if !copy.exists() {
         let partial = dir.join(format!(".{stage}.partial"));
-        fs::copy(&bin, &partial).unwrap();
+        copy_program(&bin, &partial);
         fs::rename(&partial, &copy).unwrap();
     }
     (copy, dir.join("rootfs"))

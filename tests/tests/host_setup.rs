@@ -13,7 +13,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use container_tests::{outcome, root_or_skip, workspace_root, Outcome, Scratch};
+use container_tests::{copy_program, outcome, root_or_skip, workspace_root, Outcome, Scratch};
 
 /// Where the scripts look for tools besides the caller's PATH
 /// (build-rootfs.sh uses only the last four, install-deps.sh all of them).
@@ -39,7 +39,7 @@ impl Scripts {
     fn copy() -> Scripts {
         let scratch = Scratch::new("host-setup-scripts");
         for name in ["build-rootfs.sh", "install-deps.sh", "cargo-runner.sh"] {
-            fs::copy(script(name), scratch.path.join(name)).unwrap();
+            copy_program(&script(name), &scratch.path.join(name));
         }
         Scripts(scratch)
     }

@@ -1,7 +1,6 @@
-//! step08-rootless: the full runtime of step07, without sudo. A user namespace
-//! comes first, and every other namespace is made inside it (userns.rs): the
-//! container's root is whoever runs it. `run` sets up the host side, `child`
-//! the inside; message.rs is what they say.
+//! step08-rootless: step07's runtime without sudo. The user namespace comes
+//! first, every other namespace is made in it (userns.rs), and the container's
+//! root is whoever runs it. `run` is the host side, `child` the inside.
 
 mod cgroups;
 mod init;
@@ -59,8 +58,7 @@ struct RunArgs {
     rootfs: Option<PathBuf>,
     #[command(flatten)]
     limits: cgroups::Limits,
-    /// Network: `none` (only lo; the default, since a bridge on the host
-    /// takes root) or `bridge` (eth0 on the cfs0 bridge; as root only).
+    /// Network: `none` (only lo, the default) or `bridge` (eth0 on cfs0; root only).
     #[arg(long, value_enum, default_value_t = network::Net::None)]
     net: network::Net,
     /// Set KEY=VALUE in the container's environment, or copy KEY from ours.

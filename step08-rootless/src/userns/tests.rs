@@ -1,4 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use super::mapping::sub_range;
 use super::*;
 
 const SUBUID: &str = "alice:100000:65536\n1001:200000:65536\nbob:300000:1000\n";

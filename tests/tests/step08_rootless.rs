@@ -153,6 +153,40 @@ fn a_file_made_inside_belongs_to_the_caller() {
     assert_eq!((meta.uid(), meta.gid()), (uid, gid), "owner of {} on the host", path.display());
 }
 
+/// Root inside gives a file to another owner, as dpkg and apt-get do. With
+/// the subordinate ranges that owner is one of the caller's subordinate ids
+/// on the host (inside id N is the range's start + N - 1), so a rootfs with
+/// many owners works; with the caller's id alone, chown to anyone else fails:
+/// id 42 is not mapped, and the kernel cannot write it to the disk.
+#[test]
+fn chown_inside_takes_the_subordinate_ids() {
+    let stage = rootless();
+    let (uid, _) = stage.caller();
+    let name = unique("owned-by-42");
+    let file = format!("/tmp/{name}");
+    let script = format!(
+        "cat /proc/self/uid_map /proc/self/gid_map; touch {file}; chown 42:42 {file} && stat -c %u:%g {file}"
+    );
+    let out = stage.cmd(&["sh", "-c", &script]).checked();
+    let path = rootfs_of(&stage).join("tmp").join(&name);
+    let meta = std::fs::metadata(&path);
+    let _ = std::fs::remove_file(&path);
+    let meta = meta.unwrap();
+    if helpers_and_ranges(uid) {
+        let out = out.success();
+        let text = stdout_text(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!((lines.len(), lines[4]), (5, "42:42"), "{text}");
+        // uid_map's and gid_map's second lines: `1 START 65535`.
+        let start = |line: &str| map_lines(line)[0][1];
+        let host = (u64::from(meta.uid()), u64::from(meta.gid()));
+        assert_eq!(host, (start(lines[1]) + 41, start(lines[3]) + 41), "{text}");
+    } else {
+        out.code(1).stderr(predicate::str::contains("chown"));
+        assert_eq!(meta.uid(), uid, "the file stayed the caller's");
+    }
+}
+
 #[test]
 fn hostname_pid_1_and_ps_are_the_containers() {
     let stage = rootless();

@@ -170,8 +170,11 @@ fn chown_inside_takes_the_subordinate_ids() {
     let out = stage.cmd(&["sh", "-c", &script]).checked();
     let path = rootfs_of(&stage).join("tmp").join(&name);
     let meta = std::fs::metadata(&path);
-    let _ = std::fs::remove_file(&path);
+    // Whoever owns it, the tests may remove it: they run as root, or as the
+    // caller, whose rootfs/tmp it is (sticky, but the directory is theirs).
+    let removed = std::fs::remove_file(&path);
     let meta = meta.unwrap();
+    removed.unwrap();
     if helpers_and_ranges(uid) {
         let out = out.success();
         let text = stdout_text(&out);

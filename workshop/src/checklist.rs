@@ -108,6 +108,7 @@ const STAGE: [&[Entry]; 8] = [
         e("the_map_is_the_callers_and_verbose_says_which", "uid_map and gid_map map root to you (0-65535 with newuidmap); --verbose says which", "step08-rootless.md#the-key-code"),
         e("as_root_the_map_is_root_to_root", "run as root: every id maps to itself, setgroups stays allowed", "step08-rootless.md#the-key-code"),
         e("a_file_made_inside_belongs_to_the_caller", "a file the container writes in the rootfs is yours on the host", "step08-rootless.md#what-is-isolated"),
+        e("chown_inside_takes_the_subordinate_ids", "chown 42 inside is a subordinate id on the host (and fails with your id alone)", "step08-rootless.md#a-map-three-numbers-a-line"),
         e("hostname_pid_1_and_ps_are_the_containers", "hostname, PID 1 (init), ps and / are the container's, without sudo", "step08-rootless.md#what-is-isolated"),
         e("devices_and_host_files_are_out_of_reach", "no mknod; the host's /dev nodes read-only; host-owned files not writable", "step08-rootless.md#what-is-isolated"),
         e("mounts_the_user_namespace_does_not_own_fail", "mounts the user namespace does not own (sysfs, proc, a disk) fail", "step08-rootless.md#what-is-isolated"),

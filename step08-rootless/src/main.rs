@@ -1,6 +1,5 @@
-//! step08-rootless: step07's runtime without sudo. The user namespace comes
-//! first, every other namespace is made in it (userns.rs), and the container's
-//! root is whoever runs it. `run` is the host side, `child` the inside.
+//! step08-rootless: step07's runtime without sudo. The user namespace comes first, every other
+//! namespace is made in it (userns.rs), and the container's root is whoever runs it.
 
 mod cgroups;
 mod init;
@@ -52,12 +51,14 @@ struct RunArgs {
     /// The container's hostname.
     #[arg(long, default_value = "container")]
     hostname: String,
-    /// The directory to use as the container's root [default: rootfs/ at the
-    /// workspace root, built on first use]
+    /// The container's root directory [default: rootfs/ at the workspace root, built on first use]
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
     #[command(flatten)]
     limits: cgroups::Limits,
+    /// IDs: `auto` (the most you may map) or `self` (you alone, without newuidmap).
+    #[arg(long, value_enum, default_value_t = userns::Ids::Auto)]
+    ids: userns::Ids,
     /// Network: `none` (only lo, the default) or `bridge` (eth0 on cfs0; root only).
     #[arg(long, value_enum, default_value_t = network::Net::None)]
     net: network::Net,
@@ -73,7 +74,6 @@ struct RunArgs {
     #[arg(required = true, trailing_var_arg = true)]
     command: Vec<OsString>,
 }
-
 // ANCHOR_END: cli
 
 fn main() -> ExitCode {
@@ -93,7 +93,7 @@ fn run(args: &RunArgs) -> anyhow::Result<u8> {
     security::check_preserved_fds(args.hardening.preserve_fds)?;
     // What only root can do is refused now, before anything is created.
     let delegated = check_rootless(args)?;
-    let mapping = userns::Mapping::choose();
+    let mapping = userns::Mapping::choose(args.ids);
     let rootfs = rootfs::resolve(args.rootfs.as_deref())?;
     rootfs::note_if_read_only(&rootfs, |uid| mapping.maps(uid));
     // ANCHOR: cgroup

@@ -33,7 +33,7 @@ use nix::unistd::{pipe2, Pid, Uid};
 use crate::report::{hinted, narrate};
 
 mod mapping;
-pub use mapping::Mapping;
+pub use mapping::{Ids, Mapping};
 
 /// What the child execs, made before clone(2): the child may not allocate.
 pub struct Exec {

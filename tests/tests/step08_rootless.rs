@@ -111,10 +111,21 @@ fn the_map_is_the_callers_and_verbose_says_which() {
         assert_eq!(map_lines(uids), [[0, u64::from(uid), 1]], "{text}");
         assert_eq!(map_lines(gids), [[0, u64::from(gid), 1]], "{text}");
         assert!(stderr.contains("user namespace: you alone, as root inside"), "{stderr}");
-        // setgroups was turned off before gid_map was written.
-        assert!(stderr.contains("setgroups <- \"deny\""), "{stderr}");
-        stage.cmd(&["cat", "/proc/self/setgroups"]).checked().success().stdout("deny\n");
     }
+    // `--ids self`: the caller alone, written by the runtime itself, with or
+    // without a range; setgroups is turned off before gid_map is written.
+    let script = "cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups";
+    let out = stage.cmd(&["--ids", "self", "--verbose", "sh", "-c", script]).checked().success();
+    let text = stdout_text(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(map_lines(lines[0]), [[0, u64::from(uid), 1]], "{text}");
+    assert_eq!(map_lines(lines[1]), [[0, u64::from(gid), 1]], "{text}");
+    assert_eq!(lines[2], "deny", "{text}");
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let order = ["setgroups <- \"deny\"", "gid_map <- \"0 ", "uid_map <- \"0 "];
+    let at: Vec<Option<usize>> = order.iter().map(|w| stderr.find(w)).collect();
+    assert!(at.iter().all(Option::is_some) && at.is_sorted(), "{order:?} in order: {stderr}");
 }
 
 #[test]
@@ -167,6 +178,9 @@ fn chown_inside_takes_the_subordinate_ids() {
     let script = format!(
         "cat /proc/self/uid_map /proc/self/gid_map; touch {file}; chown 42:42 {file} && stat -c %u:%g {file}"
     );
+    // With `--ids self`, the caller alone even with a range: chown fails.
+    stage.cmd(&["--ids", "self", "sh", "-c", &script]).checked().code(1);
+    assert_eq!(std::fs::metadata(rootfs_of(&stage).join("tmp").join(&name)).unwrap().uid(), uid);
     let out = stage.cmd(&["sh", "-c", &script]).checked();
     let path = rootfs_of(&stage).join("tmp").join(&name);
     let meta = std::fs::metadata(&path);

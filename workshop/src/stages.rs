@@ -27,6 +27,29 @@ impl Stage {
         self.name.replace('-', "_")
     }
 
+    /// Whether the stage runs without root: then `check`, run as a normal
+    /// user, runs its tests as that user, without sudo.
+    pub fn rootless(&self) -> bool {
+        self.number == 8
+    }
+
+    /// The tests a rootless stage checks only as root (the stage run as
+    /// root, and a cgroup delegated by root): as a normal user they are
+    /// left out, and the checklist says so.
+    pub fn needs_root(&self) -> &'static [&'static str] {
+        match self.number {
+            8 => &[
+                "as_root_the_map_is_root_to_root",
+                "as_root_bridge_limits_and_groups_work_as_in_step07",
+                "as_root_the_hosts_device_nodes_are_read_only_inside",
+                "limits_in_a_delegated_cgroup",
+                "exit_status_propagates",
+                "child_is_refused_outside_run",
+            ],
+            _ => &[],
+        }
+    }
+
     /// The learner's package (and binary) name: `mine-step03-pid`.
     pub fn package(&self) -> String {
         format!("mine-{}", self.name)

@@ -37,11 +37,27 @@ pub enum Mapping {
 }
 // ANCHOR_END: mapping
 
+/// `--ids`: which mapping to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ids {
+    /// The most the caller may map: every ID as root; 0-65535 through the
+    /// helpers with a range; else the caller alone.
+    Auto,
+    /// The caller alone, written by the runtime itself, even with a range:
+    /// the single-ID branch of `write` runs on any machine.
+    #[value(name = "self")]
+    Caller,
+}
+
 impl Mapping {
     /// The mapping the caller can make: root to root for root; through the
     /// setuid helpers when they and the caller's ranges exist; else one ID.
-    pub fn choose() -> Mapping {
+    /// With `--ids self`, the caller alone (root too: `0 0 1`).
+    pub fn choose(ids: Ids) -> Mapping {
         let (uid, gid) = (Uid::effective(), Gid::effective());
+        if ids == Ids::Caller {
+            return Mapping::Caller { uid: uid.as_raw(), gid: gid.as_raw() };
+        }
         if uid.is_root() {
             return Mapping::RootToRoot;
         }

@@ -261,7 +261,7 @@ def ipc_svg():
 
 LAYERS = [
     ("seccomp", "seccomp(2)",
-     ["a filter run at every system call: EPERM for 27 rules (unshare,",
+     ["a filter run at every system call: EPERM for 30 rules (unshare,",
       "setns, clone with a namespace flag, keyctl, mount, bpf, TIOCSTI …),",
       "ENOSYS for clone3"],
      ["unshare -U -r sh:", "unshare(0x10000000): Operation", "not permitted"]),

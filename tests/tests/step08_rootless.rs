@@ -295,7 +295,7 @@ fn step07_hardening_still_holds() {
     }
     out.stdout(predicate::str::contains("NoNewPrivs:\t1\n"));
     // The seccomp filter.
-    let probes = ["keyctl", "setns", "clone-newuser", "unshare"];
+    let probes = ["keyctl", "setns", "clone-newuser", "io_uring_setup", "unshare"];
     let expected: String = probes.iter().map(|p| format!("{p}: EPERM\n")).collect();
     stage.cmd(&[&["syscall-probe"][..], &probes].concat()).checked().success().stdout(expected);
     // Masked /proc files read as empty; the mount table is the container's.

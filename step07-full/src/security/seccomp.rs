@@ -24,8 +24,9 @@ use crate::report::narrate;
 /// a new user namespace needs no capability, and inside it the container
 /// would have them all again), keyrings (not namespaced: the host's keys),
 /// mounts (old API and new), swap, reboot, kernel modules and kexec, BPF,
-/// perf events, userfaultfd (a tool for kernel exploits) and handles to any
-/// file of the filesystem. Docker's list is longer (the clock, the kernel
+/// perf events, userfaultfd and io_uring (tools, and a target, of kernel
+/// exploits; Docker denies io_uring since 25.0) and handles to any file of
+/// the filesystem. Docker's list is longer (the clock, the kernel
 /// log, I/O ports, quotas, ...): those need a capability the container does
 /// not have, and with no user namespace to be had, that is enough. Every
 /// entry costs: the kernel runs the filter for each system call number when
@@ -38,6 +39,9 @@ const DENIED: &[(&str, libc::c_long)] = &[
     ("fsmount", libc::SYS_fsmount),
     ("fsopen", libc::SYS_fsopen),
     ("init_module", libc::SYS_init_module),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
+    ("io_uring_setup", libc::SYS_io_uring_setup),
     ("kexec_file_load", libc::SYS_kexec_file_load),
     ("kexec_load", libc::SYS_kexec_load),
     ("keyctl", libc::SYS_keyctl),

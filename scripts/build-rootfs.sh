@@ -22,7 +22,9 @@
 # an older version of this script left), it stops with how to take it back.
 #
 # --reset: remove DIR first and build it again: a clean rootfs of your own. Files in it
-# that are not yours (what containers wrote there as root) are removed with sudo.
+# that are not yours are removed in a user namespace with step08's map when they belong
+# to your subordinate IDs (what a rootless container gave away), with no sudo; those of
+# root's (what containers wrote there as root) with sudo.
 #
 # Completion: when DIR does not exist the tree is built in DIR.tmp.<pid> beside it and
 # renamed to DIR as the very last step (rename(2) is atomic), so DIR either does not
@@ -173,6 +175,20 @@ foreign_dir() {
     done
     printf '%s' "$f"
 }
+# Remove $1 in a user namespace that maps you to 0 and your subordinate ranges (in
+# /etc/subuid and /etc/subgid) to 1-65535, step08's map: there the files a rootless
+# container gave to its users are yours. Fails (1) without newuidmap or a range, or
+# when something in $1 is of an ID outside them (root's, say).
+rm_as_subordinate_ids() {
+    local name sub subg
+    name=$(id -un)
+    command -v newuidmap >/dev/null 2>&1 || return 1
+    sub=$(awk -F: -v n="$name" -v i="$me" '($1 == n || $1 == i) && $3 >= 65535 { print $2; exit }' /etc/subuid 2>/dev/null) || true
+    subg=$(awk -F: -v n="$name" -v i="$me" '($1 == n || $1 == i) && $3 >= 65535 { print $2; exit }' /etc/subgid 2>/dev/null) || true
+    [[ -n $sub && -n $subg ]] || return 1
+    unshare --map-root-user --map-users="$sub,1,65535" --map-groups="$subg,1,65535" \
+        rm -rf --one-file-system -- "$1" 2>/dev/null
+}
 take_back="take it back with: sudo chown -R $(id -un):$(id -gn) $dir, or start clean with: scripts/build-rootfs.sh --reset${1:+ $dir}"
 
 if [[ -n $reset && -e $dir ]]; then
@@ -181,7 +197,9 @@ if [[ -n $reset && -e $dir ]]; then
         die "--reset: $dir does not look like a rootfs built by this script (no $STAMP, no usr/bin): not removing it" \
             "remove it yourself if you mean it, then run scripts/build-rootfs.sh $dir"
     fi
-    if ((me != 0)) && [[ -n $(foreign_file "$dir") ]]; then
+    if ((me != 0)) && [[ -n $(foreign_file "$dir") ]] && rm_as_subordinate_ids "$dir"; then
+        say "removed $dir in a user namespace that maps your subordinate IDs: there, what a rootless container gave them is yours"
+    elif ((me != 0)) && [[ -n $(foreign_file "$dir") ]]; then
         n=$(find "$dir" -xdev ! -user "$me" 2>/dev/null | wc -l) || true
         say "$n files in $dir belong to root (what containers wrote there): removing them with sudo"
         command -v sudo >/dev/null 2>&1 ||

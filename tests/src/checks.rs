@@ -10,7 +10,7 @@ use predicates::prelude::*;
 
 use crate::{
     copy_program, error_then_hint, host_hostname, pids_with_argv, stdout_text, tool, unique,
-    wait_for, Checked, Stage,
+    wait_for, Checked, Stage, Tmux,
 };
 
 /// `docker run`'s exit-status rules: the command's own status, 127 for a
@@ -150,7 +150,7 @@ pub fn shell_pid(stage: &Stage) -> Assert {
 
 /// From step04 on: `ls /` inside lists exactly the rootfs's top directory.
 pub fn ls_root_is_the_rootfs(stage: &Stage) {
-    let mut expected: Vec<String> = std::fs::read_dir(crate::rootfs())
+    let mut expected: Vec<String> = std::fs::read_dir(stage.rootfs_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
@@ -473,4 +473,37 @@ pub fn sub_cgroups_are_removed_too(stage: &Stage) {
     }
     let out = running.assert().success().stderr(predicate::str::contains("could not remove").not());
     assert_eq!(leftover_cgroups(&name), Vec::<std::path::PathBuf>::new(), "{out}");
+}
+
+/// `run bash` in a real terminal (tmux), typed as a learner: a prompt, Ctrl-C
+/// ends the foreground job and not the shell, and the shell is root inside.
+pub fn interactive_bash_keeps_job_control(stage: &Stage) {
+    let server = Tmux::new();
+    let tmux = |args: &[&str]| server.run(args);
+    let cmd = stage.command(&["bash"]);
+    let words: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|w| format!("'{}'", w.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    let cmdline = words.join(" ");
+    assert!(tmux(&["new-session", "-d", "-x", "150", "-y", "30", &cmdline]).status.success());
+    let screen = || server.screen();
+    let typed =
+        |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
+    let until =
+        |what: &str| wait_for(Duration::from_secs(10), || screen().contains(what).then_some(()));
+    let prompt = until("#");
+    typed(&["sleep 100", "Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    typed(&["C-c"]);
+    typed(&["echo alive-$((6*7)) uid-$(id -u)", "Enter"]);
+    let alive = until("alive-42 uid-0");
+    let shown = screen();
+    typed(&["exit", "Enter"]);
+    let _ = wait_for(Duration::from_secs(5), || {
+        (!tmux(&["has-session"]).status.success()).then_some(())
+    });
+    drop(server);
+    assert!(prompt.is_some(), "no prompt: {shown}");
+    assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
 }

@@ -306,6 +306,12 @@ impl Stage {
     }
 
     /// `<stage> run <base options> <args…>`, as a command ready to spawn.
+    /// The rootfs the stage runs in: its `--rootfs`, else the fixture.
+    pub fn rootfs_dir(&self) -> PathBuf {
+        let at = self.base.iter().position(|a| a == "--rootfs");
+        at.and_then(|i| self.base.get(i + 1)).map_or_else(rootfs, PathBuf::from)
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = self.launcher();
         cmd.arg("run").args(&self.base).args(args);

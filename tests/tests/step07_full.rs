@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::assert::Assert;
 use container_tests::{
     checks, error_then_hint, pids_with_argv, root_or_skip, root_tests, stdout_text, tool,
-    unique_secs, wait_for, Checked, Running, Scratch, Stage, Tmux,
+    unique_secs, wait_for, Checked, Running, Scratch, Stage,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -456,31 +456,7 @@ fn interactive_bash_keeps_job_control() {
     if !root_or_skip("step07 job control") {
         return;
     }
-    // A real terminal: tmux runs the container's bash; we type as a learner.
-    let server = Tmux::new();
-    let tmux = |args: &[&str]| server.run(args);
-    let cmdline = format!("{} run --net none bash", stage().bin().display());
-    let rootfs = container_tests::rootfs();
-    let cmdline = cmdline.replace(" run ", &format!(" run --rootfs {} ", rootfs.display()));
-    assert!(tmux(&["new-session", "-d", "-x", "120", "-y", "30", &cmdline]).status.success());
-    let screen = || server.screen();
-    let typed =
-        |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
-    let until =
-        |what: &str| wait_for(Duration::from_secs(10), || screen().contains(what).then_some(()));
-    assert!(until("#").is_some(), "no prompt: {}", screen());
-    typed(&["sleep 100", "Enter"]);
-    std::thread::sleep(Duration::from_millis(500));
-    typed(&["C-c"]);
-    typed(&["echo alive-$((6*7))", "Enter"]);
-    let alive = until("alive-42");
-    let shown = screen();
-    typed(&["exit", "Enter"]);
-    let _ = wait_for(Duration::from_secs(5), || {
-        (!tmux(&["has-session"]).status.success()).then_some(())
-    });
-    drop(server);
-    assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
+    checks::interactive_bash_keeps_job_control(&stage_net_none());
 }
 
 #[test]

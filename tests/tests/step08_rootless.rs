@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use container_tests::{
     checks, error_then_hint, pids_with_argv, root_or_skip, root_tests, stdout_text, tool, unique,
-    unique_secs, wait_for, Checked, Scratch, Stage, Tmux, TEST_UID,
+    unique_secs, wait_for, Checked, Scratch, Stage, TEST_UID,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -28,11 +28,6 @@ fn rootless() -> Stage {
 
 fn as_root() -> Stage {
     Stage::with_rootfs("step08-rootless")
-}
-
-/// The rootfs a stage runs in (its `--rootfs`).
-fn rootfs_of(stage: &Stage) -> PathBuf {
-    PathBuf::from(&stage.base[1])
 }
 
 /// Every id on a `Uid:` or `Gid:` line of /proc/PID/status (real,
@@ -158,7 +153,7 @@ fn a_file_made_inside_belongs_to_the_caller() {
     let (uid, gid) = stage.caller();
     let name = unique("made-inside");
     stage.cmd(&["sh", "-c", &format!("echo hi > /tmp/{name}")]).checked().success();
-    let path = rootfs_of(&stage).join("tmp").join(&name);
+    let path = stage.rootfs_dir().join("tmp").join(&name);
     let meta = std::fs::metadata(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (uid, gid), "owner of {} on the host", path.display());
@@ -180,9 +175,9 @@ fn chown_inside_takes_the_subordinate_ids() {
     );
     // With `--ids self`, the caller alone even with a range: chown fails.
     stage.cmd(&["--ids", "self", "sh", "-c", &script]).checked().code(1);
-    assert_eq!(std::fs::metadata(rootfs_of(&stage).join("tmp").join(&name)).unwrap().uid(), uid);
+    assert_eq!(std::fs::metadata(stage.rootfs_dir().join("tmp").join(&name)).unwrap().uid(), uid);
     let out = stage.cmd(&["sh", "-c", &script]).checked();
-    let path = rootfs_of(&stage).join("tmp").join(&name);
+    let path = stage.rootfs_dir().join("tmp").join(&name);
     let meta = std::fs::metadata(&path);
     // Whoever owns it, the tests may remove it: they run as root, or as the
     // caller, whose rootfs/tmp it is (sticky, but the directory is theirs).
@@ -218,15 +213,7 @@ fn hostname_pid_1_and_ps_are_the_containers() {
         .checked()
         .success()
         .stdout(predicate::str::is_match(r"\A *1 +init\n *2 +sh\n *3 +ps\n\z").unwrap());
-    // `ls /` is the rootfs's top directory.
-    let mut names: Vec<String> = std::fs::read_dir(rootfs_of(&stage))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
-    let listing: String = names.iter().map(|n| format!("{n}\n")).collect();
-    stage.cmd(&["ls", "/"]).checked().success().stdout(listing);
+    checks::ls_root_is_the_rootfs(&stage);
 }
 
 #[test]
@@ -255,7 +242,7 @@ fn devices_and_host_files_are_out_of_reach() {
     // A file of the rootfs that belongs to someone else than the caller
     // (a rootfs built by root): its owner is nobody inside, and root there
     // cannot write it.
-    let passwd = rootfs_of(&stage).join("etc/passwd");
+    let passwd = stage.rootfs_dir().join("etc/passwd");
     if std::fs::metadata(&passwd).unwrap().uid() != stage.caller().0 {
         fails("echo x >> /etc/passwd", "Permission denied");
         stage.cmd(&["stat", "-c", "%U", "/etc/passwd"]).checked().success().stdout("nobody\n");
@@ -550,35 +537,7 @@ fn a_shell_reads_its_input_and_exits_with_its_status() {
 /// and root inside.
 #[test]
 fn interactive_bash_without_sudo_keeps_job_control() {
-    let stage = rootless();
-    let server = Tmux::new();
-    let tmux = |args: &[&str]| server.run(args);
-    let cmd = stage.command(&["bash"]);
-    let words: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|w| format!("'{}'", w.to_string_lossy().replace('\'', r"'\''")))
-        .collect();
-    let cmdline = words.join(" ");
-    assert!(tmux(&["new-session", "-d", "-x", "150", "-y", "30", &cmdline]).status.success());
-    let screen = || server.screen();
-    let typed =
-        |keys: &[&str]| assert!(tmux(&[&["send-keys"][..], keys].concat()).status.success());
-    let until =
-        |what: &str| wait_for(Duration::from_secs(10), || screen().contains(what).then_some(()));
-    let prompt = until("#");
-    typed(&["sleep 100", "Enter"]);
-    std::thread::sleep(Duration::from_millis(500));
-    typed(&["C-c"]);
-    typed(&["echo alive-$((6*7)) uid-$(id -u)", "Enter"]);
-    let alive = until("alive-42 uid-0");
-    let shown = screen();
-    typed(&["exit", "Enter"]);
-    let _ = wait_for(Duration::from_secs(5), || {
-        (!tmux(&["has-session"]).status.success()).then_some(())
-    });
-    drop(server);
-    assert!(prompt.is_some(), "no prompt: {shown}");
-    assert!(alive.is_some(), "Ctrl-C ended the container's shell: {shown}");
+    checks::interactive_bash_keeps_job_control(&rootless());
 }
 
 #[test]

@@ -47,7 +47,7 @@ pub fn check(paths: &Paths, stage: &Stage) -> anyhow::Result<bool> {
     // As a normal user, a rootless stage's tests run as you; those that
     // check it as root are left out.
     let left_out: &[&str] = if as_root { &[] } else { stage.needs_root() };
-    let (run, mut outcomes) = run_tests(paths, stage, &bin, left_out)?;
+    let (run, mut outcomes) = run_tests(paths, stage, &bin, as_root, left_out)?;
     if outcomes.is_empty() {
         eprint!("{}", run.stderr);
         return Err(Hinted::new(
@@ -204,6 +204,7 @@ fn run_tests(
     paths: &Paths,
     stage: &Stage,
     bin: &Path,
+    as_root: bool,
     left_out: &[&str],
 ) -> anyhow::Result<(testrun::Run, Vec<checklist::Outcome>)> {
     let secs = std::env::var("WORKSHOP_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(180);
@@ -212,7 +213,6 @@ fn run_tests(
     // renames that one, and fails its test all the same, but the machine
     // keeps its name. (As a normal user, neither the runtime nor unshare
     // may rename the machine or make the namespace: the tests run as they are.)
-    let as_root = effective_uid() == Some(0);
     let test = |extra: &[String]| {
         let mut cmd = Command::new(if as_root { "unshare".into() } else { cargo_path() });
         if as_root {

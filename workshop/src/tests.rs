@@ -182,6 +182,35 @@ fn tests_in(file: &str) -> Vec<String> {
     names
 }
 
+/// The tests of `file` that need root: those whose body calls
+/// `root_or_skip`, and those made by `root_tests!`, which calls it.
+fn root_tests_in(file: &str) -> Vec<String> {
+    let text = fs::read_to_string(root().join("tests/tests").join(file)).unwrap();
+    let all = tests_in(file);
+    all.into_iter()
+        .filter(|name| {
+            let Some(at) = text.find(&format!("\nfn {name}(")) else {
+                return true; // not a plain fn: made by root_tests!
+            };
+            let body = &text[at..];
+            let end = body[1..].find("\n}\n").map_or(body.len(), |e| e + 1);
+            body[..end].contains("root_or_skip(")
+        })
+        .collect()
+}
+
+#[test]
+fn a_rootless_stage_leaves_out_exactly_its_root_tests() {
+    for stage in STAGES.iter().filter(|s| s.rootless()) {
+        let mut want = root_tests_in(&format!("{}.rs", stage.test_target()));
+        let mut have: Vec<String> = stage.needs_root().iter().map(|t| t.to_string()).collect();
+        want.sort();
+        have.sort();
+        assert_eq!(have, want, "{}: Stage::needs_root against its root-gated tests", stage.name);
+    }
+    assert!(STAGES.iter().filter(|s| !s.rootless()).all(|s| s.needs_root().is_empty()));
+}
+
 #[test]
 fn the_checklist_table_names_every_test_of_every_stage() {
     let book = Book::new(&root());
